@@ -1,0 +1,133 @@
+"""Applies apps.accounts.access to every request before any view runs."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404
+from django.shortcuts import redirect
+from django.utils import timezone
+
+from apps.api.errors import problem_response
+from apps.core.context import current_actor, reset_actor, set_actor
+
+from .access import InvalidApiKey, access_for_key, access_for_user, api_key_from_header
+
+# Paths anyone may open (sign-in, health, static files, API description).
+OPEN_PREFIXES = (
+    "/accounts/",
+    "/invitations/",
+    "/static/",
+    "/healthz",
+    "/readyz",
+    "/api/schema/",
+    "/api/docs/",
+    "/favicon.ico",
+)
+# Signed-in staff without MFA may open only these, to set MFA up.
+MFA_SETUP_PREFIXES = ("/accounts/", "/static/", "/healthz", "/readyz")
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith("/api/") or "/api/v1/" in path
+
+
+class AccessMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = None
+        try:
+            response = self._check(request)
+            if response is not None:
+                return response
+            token = self._stamp_actor(request)
+            return self.get_response(request)
+        finally:
+            if token is not None:
+                reset_actor(token)
+
+    def _check(self, request):
+        tenant = getattr(request, "tenant", None)
+        in_workspace = tenant is not None and tenant.schema_name != "public"
+        path = request.path
+        request.access = None
+        api = _is_api(request.path)
+
+        if not in_workspace and path.startswith(OPEN_PREFIXES):
+            return None
+
+        try:
+            key = api_key_from_header(request.headers.get("Authorization", ""))
+        except InvalidApiKey as exc:
+            return problem_response(401, "Invalid API key", str(exc))
+        if key is not None:
+            if not api:
+                raise Http404
+            request.access = access_for_key(key, tenant if in_workspace else None)
+            if request.access is None:
+                raise Http404
+            _touch_key(key, request)
+            return None
+
+        user = request.user
+        if not user.is_authenticated:
+            if api:
+                return problem_response(401, "Authentication required", "Send `Authorization: Api-Key <key>`.")
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+
+        if user.is_msp_staff and settings.KEEL_REQUIRE_STAFF_MFA and not _mfa_enabled(user):
+            if api:
+                return problem_response(403, "MFA required", "Set up multi-factor authentication first.")
+            if not path.startswith(MFA_SETUP_PREFIXES):
+                return redirect("mfa_required")
+            return None
+
+        request.access = access_for_user(user, tenant if in_workspace else None)
+        if request.access is None:
+            if not in_workspace and not user.is_msp_staff and not api:
+                return _client_user_home(user)
+            raise Http404
+        return None
+
+    def _stamp_actor(self, request):
+        access = request.access
+        if access is None:
+            return None
+        from dataclasses import replace
+
+        actor = current_actor()
+        return set_actor(
+            replace(
+                actor,
+                user_id=access.user.pk if access.user else None,
+                user_email=access.user.email if access.user else "",
+                api_key_prefix=access.api_key.prefix if access.api_key else "",
+            )
+        )
+
+
+def _mfa_enabled(user) -> bool:
+    from allauth.mfa.utils import is_mfa_enabled
+
+    return is_mfa_enabled(user)
+
+
+def _client_user_home(user):
+    """A client user who opens the MSP console lands in their own workspace instead."""
+    from .access import clients_for_user
+
+    client = clients_for_user(user).first()
+    if client is None:
+        raise Http404
+    return redirect(client.get_absolute_url())
+
+
+def _touch_key(key, request) -> None:
+    # At most one write per key per minute, so busy integrations don't turn reads into writes.
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        from .models import ApiKey
+
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_ip=request.META.get("REMOTE_ADDR", ""))

@@ -1,0 +1,16 @@
+"""The MSP-level API, mounted at /api/v1/."""
+
+from rest_framework.routers import DefaultRouter
+
+from apps.accounts.api.views import ApiKeyViewSet
+from apps.audit.api.views import AuditEventViewSet
+from apps.portfolio.api import AlertFeedViewSet
+from apps.tenancy.api.views import ClientViewSet
+
+router = DefaultRouter(trailing_slash="/?")
+router.register("clients", ClientViewSet, basename="client")
+router.register("alerts", AlertFeedViewSet, basename="alert-feed")
+router.register("api-keys", ApiKeyViewSet, basename="msp-api-key")
+router.register("audit-events", AuditEventViewSet, basename="msp-audit-event")
+
+urlpatterns = router.urls

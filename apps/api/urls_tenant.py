@@ -1,0 +1,18 @@
+"""The per-client API, mounted at /c/<slug>/api/v1/. Each capability registers its routes here."""
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from apps.accounts.api.views import ApiKeyViewSet, MembershipViewSet
+from apps.alerts.api.views import AlertViewSet, ChannelViewSet
+from apps.audit.api.views import AuditEventViewSet
+from apps.tenancy.api.views import CurrentClientView
+
+router = DefaultRouter(trailing_slash="/?")
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("alert-channels", ChannelViewSet, basename="alert-channel")
+router.register("memberships", MembershipViewSet, basename="membership")
+router.register("api-keys", ApiKeyViewSet, basename="api-key")
+router.register("audit-events", AuditEventViewSet, basename="audit-event")
+
+urlpatterns = [path("client/", CurrentClientView.as_view(), name="client"), *router.urls]

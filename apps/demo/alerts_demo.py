@@ -1,0 +1,51 @@
+from django_tenants.utils import schema_context
+
+from apps.alerts.models import Alert, NotificationChannel
+from apps.alerts.services import alert_acknowledge, alert_raise
+from apps.alerts.services_delivery import channel_save
+from apps.core.context import acting_as
+
+
+def demo_alerts(clients) -> None:
+    """One delivery channel per client and a few alerts, so the console and feeds are not empty."""
+    samples = {
+        "acme": [
+            (
+                "agent_runaway",
+                "critical",
+                "Token burn far above baseline on agent underwriter-7",
+                "underwriter-7 spent $1,356 in the last hour against a $4/hour baseline.",
+            ),
+            ("ingestion", "medium", "AWS Cost Explorer throttled the last sync", "Retried with backoff."),
+        ],
+        "maple": [
+            (
+                "drift",
+                "high",
+                "Triage classifier drift: PSI 0.27 on symptom_severity",
+                "Above the 0.2 significance threshold for 3 days.",
+            )
+        ],
+        "harbor": [
+            ("integration", "low", "Guidewire claims integration answered slowly", "p95 latency 2.4 s for 20 minutes.")
+        ],
+    }
+    for slug, client in clients.items():
+        with schema_context(client.schema_name), acting_as(source="command", user_email="demo-loader"):
+            if not NotificationChannel.objects.exists():
+                channel_save(
+                    name="Operations email",
+                    kind="email",
+                    target=f"ops+{slug}@northwind.example",
+                    min_severity="high",
+                    kinds=[],
+                    is_active=True,
+                )
+            if Alert.objects.exists():
+                continue
+            for kind, severity, subject, body in samples.get(slug, []):
+                alert = alert_raise(
+                    kind=kind, severity=severity, subject=subject, body=body, dedup_key=f"demo:{kind}:{slug}"
+                )
+                if severity == "medium":
+                    alert_acknowledge(alert=alert, note="Known provider throttling; watching.")

@@ -1,0 +1,28 @@
+"""Bring a database to a runnable state: public schema, template schema, every client migrated, demo data."""
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from apps.tenancy.services import public_client_ensure, template_schema_ensure
+
+
+class Command(BaseCommand):
+    help = "Migrate public and all client schemas (in parallel), ensure the template schema; --demo loads demo data."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--demo", action="store_true", help="load the demo MSP (idempotent)")
+
+    def handle(self, *args, demo=False, **options):
+        call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
+        public_client_ensure(msp_name=settings.KEEL_MSP_NAME)
+        template_schema_ensure()
+        call_command("migrate_schemas", tenant=True, executor="multiprocessing", interactive=False, verbosity=0)
+        if demo:
+            from apps.demo.services import DEMO_TOTP_SECRET, demo_load
+
+            logins = demo_load()
+            self.stdout.write("Demo logins (password, then MFA where shown):")
+            for login in logins:
+                self.stdout.write(f"  {login.role:<28} {login.email:<30} {login.password}   {login.note}")
+            self.stdout.write(f"  Staff TOTP secret (add to an authenticator app): {DEMO_TOTP_SECRET}")

@@ -1,0 +1,35 @@
+from rest_framework import serializers
+
+from ..models import Client
+
+
+class ClientSerializer(serializers.ModelSerializer):
+    monthly_retainer = serializers.DecimalField(max_digits=20, decimal_places=2, coerce_to_string=True, required=False)
+
+    class Meta:
+        model = Client
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "industry",
+            "time_zone",
+            "reporting_currency",
+            "data_residency_region",
+            "service_tier",
+            "sla_tier",
+            "monthly_retainer",
+            "lifecycle",
+            "created_at",
+            "offboarded_at",
+        ]
+        read_only_fields = ["id", "lifecycle", "created_at", "offboarded_at"]
+
+
+class ClientUpdateSerializer(ClientSerializer):
+    class Meta(ClientSerializer.Meta):
+        read_only_fields = [*ClientSerializer.Meta.read_only_fields, "slug"]
+
+
+class LifecycleSerializer(serializers.Serializer):
+    lifecycle = serializers.ChoiceField(choices=Client.Lifecycle.choices)

@@ -1,0 +1,43 @@
+"""Celery for Keel: tenant-aware tasks (the client schema travels with each message), beat in code."""
+
+import os
+
+from celery.schedules import crontab
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+app = CeleryApp("keel")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Entries without "tenant_schemas" run once per live client; "public" ones run once for the MSP.
+# Every entry expires so that a beat restart or a stopped worker never piles up stale work.
+app.conf.beat_schedule = {
+    "alerts-retry-deliveries": {
+        "task": "alerts.retry_failed_deliveries",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
+    "audit-verify-chain": {
+        "task": "audit.verify_chain",
+        "schedule": crontab(hour=3, minute=10),
+        "options": {"expires": 6 * 3600},
+    },
+    "audit-verify-chain-public": {
+        "task": "audit.verify_chain",
+        "schedule": crontab(hour=3, minute=5),
+        "tenant_schemas": ["public"],
+        "options": {"expires": 6 * 3600},
+    },
+    "portfolio-refresh-rollups": {
+        "task": "portfolio.refresh_client_rollup",
+        "schedule": crontab(minute=7),
+        "options": {"expires": 50 * 60},
+    },
+    "core-prune-task-runs": {
+        "task": "core.prune_task_runs",
+        "schedule": crontab(hour=4, minute=0),
+        "options": {"expires": 6 * 3600},
+    },
+}

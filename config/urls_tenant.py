@@ -1,0 +1,16 @@
+"""Client workspace routes; django-tenants serves them under /c/<slug>/."""
+
+from django.urls import include, path
+
+from apps.tenancy import views as tenancy_views
+
+urlpatterns = [
+    path("", tenancy_views.workspace_home, name="workspace_home"),
+    path("alerts/", include("apps.alerts.urls")),
+    path("audit/", include("apps.audit.urls")),
+    path("jobs/", tenancy_views.task_runs, name="jobs"),
+    path("settings/", tenancy_views.client_settings, name="settings"),
+    path("settings/lifecycle/", tenancy_views.client_lifecycle, name="client_lifecycle"),
+    path("settings/", include("apps.accounts.urls")),
+    path("api/v1/", include("apps.api.urls_tenant")),
+]
