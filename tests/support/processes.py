@@ -81,6 +81,7 @@ def free_port() -> int:
 def keel_web_server(env: dict) -> Iterator[str]:
     """Run the Django server in a subprocess; yields its base URL once /healthz answers."""
     port = free_port()
+    (BASE_DIR / ".keel").mkdir(exist_ok=True)
     log = open(BASE_DIR / ".keel" / f"web-{port}.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
