@@ -14,3 +14,6 @@ urlpatterns = [
     path("settings/", include("apps.accounts.urls")),
     path("api/v1/", include("apps.api.urls_tenant")),
 ]
+
+handler404 = "apps.core.views.not_found"
+handler500 = "apps.core.views.server_error"

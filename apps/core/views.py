@@ -33,3 +33,28 @@ def _broker_status() -> str:
         return "ok"
     except Exception as exc:
         return f"error: {exc.__class__.__name__}"
+
+
+def _is_api_path(path: str) -> bool:
+    return path.startswith("/api/") or "/api/v1/" in path
+
+
+def not_found(request, exception=None):
+    """404 for every route: problem+json on API paths, the portal's page elsewhere."""
+    from django.shortcuts import render
+
+    from apps.api.errors import problem_response
+
+    if _is_api_path(request.path):
+        return problem_response(404, "Not found", "No such resource.")
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    from django.shortcuts import render
+
+    from apps.api.errors import problem_response
+
+    if _is_api_path(request.path):
+        return problem_response(500, "Internal error", "The error was logged; try again later.")
+    return render(request, "500.html", status=500)
