@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.db.models import Q
 from django.utils import timezone
 
 from .models import ApiKey, Membership, User
@@ -113,4 +114,6 @@ def clients_for_user(user: User):
     if user.is_msp_admin:
         return clients_live()
     now = timezone.now()
-    return clients_live().filter(memberships__user=user).exclude(memberships__expires_at__lte=now).distinct()
+    # One filter() call so both conditions apply to the same membership row.
+    unexpired = Q(memberships__expires_at__isnull=True) | Q(memberships__expires_at__gt=now)
+    return clients_live().filter(unexpired, memberships__user=user).distinct()
