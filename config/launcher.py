@@ -48,7 +48,7 @@ def prepare_environment() -> object | None:
     (STATE_DIR / "database_url").write_text(os.environ["DATABASE_URL"])
     if not os.environ.get("CELERY_BROKER_URL"):
         broker_dir = STATE_DIR / "broker"
-        for sub in (broker_dir, Path(str(broker_dir) + "-processed")):
+        for sub in (broker_dir, Path(f"{broker_dir}-processed"), Path(f"{broker_dir}-control")):
             sub.mkdir(exist_ok=True)
         os.environ["CELERY_BROKER_URL"] = "filesystem://"
         (STATE_DIR / "broker_dir").write_text(str(broker_dir))

@@ -144,6 +144,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": _broker_dir,
         "data_folder_out": _broker_dir,
         "processed_folder": _broker_dir + "-processed",
+        "control_folder": _broker_dir + "-control",
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("KEEL_CELERY_EAGER", default=False)
