@@ -69,7 +69,7 @@ class ApiKeyForm(forms.Form):
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         label="Expires on",
-        help_text="Optional. Leave empty for no expiry.",
+        help_text="Leave empty for no expiry.",
     )
 
     def clean_expires_on(self):
