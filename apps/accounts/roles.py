@@ -35,34 +35,15 @@ class Cap:
     MANAGE_STAFF = "manage_staff"  # invite staff, assign clients
 
 
+# Each staff role is the one above it minus what only that role may do.
+_ENGINEER = frozenset({Cap.VIEW, Cap.EDIT, Cap.VIEW_AUDIT, Cap.VIEW_REGISTER, Cap.MANAGE_ALERTS, Cap.CONSOLE})
+_ACCOUNT_MANAGER = _ENGINEER | {Cap.MANAGE_MEMBERS, Cap.MANAGE_API_KEYS}
+_MSP_ADMIN = _ACCOUNT_MANAGER | {Cap.MANAGE_CLIENTS, Cap.MANAGE_STAFF}
+
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {
-    Role.MSP_ADMIN: frozenset(
-        {
-            Cap.VIEW,
-            Cap.EDIT,
-            Cap.VIEW_AUDIT,
-            Cap.VIEW_REGISTER,
-            Cap.MANAGE_ALERTS,
-            Cap.MANAGE_MEMBERS,
-            Cap.MANAGE_API_KEYS,
-            Cap.CONSOLE,
-            Cap.MANAGE_CLIENTS,
-            Cap.MANAGE_STAFF,
-        }
-    ),
-    Role.ACCOUNT_MANAGER: frozenset(
-        {
-            Cap.VIEW,
-            Cap.EDIT,
-            Cap.VIEW_AUDIT,
-            Cap.VIEW_REGISTER,
-            Cap.MANAGE_ALERTS,
-            Cap.MANAGE_MEMBERS,
-            Cap.MANAGE_API_KEYS,
-            Cap.CONSOLE,
-        }
-    ),
-    Role.ENGINEER: frozenset({Cap.VIEW, Cap.EDIT, Cap.VIEW_AUDIT, Cap.VIEW_REGISTER, Cap.MANAGE_ALERTS, Cap.CONSOLE}),
+    Role.MSP_ADMIN: _MSP_ADMIN,
+    Role.ACCOUNT_MANAGER: _ACCOUNT_MANAGER,
+    Role.ENGINEER: _ENGINEER,
     Role.CLIENT_EXECUTIVE: frozenset({Cap.VIEW}),
     Role.CLIENT_VIEWER: frozenset({Cap.VIEW}),
     Role.AUDITOR: frozenset({Cap.VIEW_REGISTER, Cap.VIEW_AUDIT}),

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from ..models import Client
+from ..services import EDITABLE_FIELDS
 
 
 class ClientSerializer(serializers.ModelSerializer):
@@ -8,21 +9,7 @@ class ClientSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Client
-        fields = [
-            "id",
-            "slug",
-            "name",
-            "industry",
-            "time_zone",
-            "reporting_currency",
-            "data_residency_region",
-            "service_tier",
-            "sla_tier",
-            "monthly_retainer",
-            "lifecycle",
-            "created_at",
-            "offboarded_at",
-        ]
+        fields = ["id", "slug", *EDITABLE_FIELDS, "lifecycle", "created_at", "offboarded_at"]
         read_only_fields = ["id", "lifecycle", "created_at", "offboarded_at"]
 
 
