@@ -260,6 +260,7 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/(c/[^/]+/)?api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["apps.api.schema.include_tenant_api"],
+    "ENUM_NAME_OVERRIDES": {"SeverityEnum": "apps.alerts.models.Severity"},
 }
 
 # --- security headers -------------------------------------------------------

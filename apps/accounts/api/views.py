@@ -4,6 +4,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from .. import selectors, services
+from ..models import ApiKey, Membership
 from ..roles import Cap
 from .serializers import (
     ApiKeyCreateSerializer,
@@ -21,11 +22,14 @@ class MembershipViewSet(
     """People with access to this client. Add people by invitation (POST .../memberships/invite/)."""
 
     serializer_class = MembershipSerializer
+    queryset = Membership.objects.none()  # the schema generator's model hint; get_queryset() scopes it
     read_capability = Cap.MANAGE_MEMBERS
     write_capability = Cap.MANAGE_MEMBERS
     filterset_fields = ["role"]
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
         return selectors.memberships_for_client(client=self.request.tenant).order_by("id")
 
     def perform_destroy(self, instance):
@@ -56,6 +60,7 @@ class MembershipViewSet(
 class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """API keys of this client (or, at /api/v1/, the MSP-level keys). The secret is returned once, on create."""
 
+    queryset = ApiKey.objects.none()  # the schema generator's model hint; get_queryset() scopes it
     read_capability = Cap.MANAGE_API_KEYS
     write_capability = Cap.MANAGE_API_KEYS
 
@@ -64,6 +69,8 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return None if tenant.schema_name == "public" else tenant
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return ApiKey.objects.none()
         client = self._client()
         if client is None:
             return selectors.api_keys_msp_level().order_by("id")
