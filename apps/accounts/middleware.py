@@ -6,6 +6,7 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.api.errors import problem_response
@@ -81,7 +82,7 @@ class AccessMiddleware:
             if api:
                 return problem_response(403, "MFA required", "Set up multi-factor authentication first.")
             if not path.startswith(MFA_SETUP_PREFIXES):
-                return redirect("mfa_required")
+                return redirect(reverse("mfa_required", urlconf="config.urls_public"))
             return None
 
         request.access = access_for_user(user, tenant if in_workspace else None)
