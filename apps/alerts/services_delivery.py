@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from apps.audit.services import audit_record, snapshot
+from apps.audit.services import audit_record, snapshot, snapshot_stored
 from apps.core.tasks import backoff_seconds
 
 from .delivery import DeliveryError, send
@@ -69,7 +69,7 @@ def channel_save(*, channel: NotificationChannel | None = None, **fields) -> Not
     """Create or change a channel. `signing_secret` is write-only: empty keeps the existing one."""
     secret = fields.pop("signing_secret", "")
     with transaction.atomic():
-        before = snapshot(channel, CHANNEL_FIELDS) if channel and channel.pk else None
+        before = snapshot_stored(channel, CHANNEL_FIELDS)
         channel = channel or NotificationChannel()
         for key, value in fields.items():
             setattr(channel, key, value)

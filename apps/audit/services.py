@@ -53,6 +53,14 @@ def snapshot(instance: models.Model | None, fields: list[str] | None = None) -> 
     return to_jsonable(data)
 
 
+def snapshot_stored(instance: models.Model | None, fields: list[str] | None = None) -> dict | None:
+    """The "before" of a change: the row as stored, not the instance a form may already have changed."""
+    if instance is None or instance.pk is None:
+        return None
+    stored = type(instance)._default_manager.filter(pk=instance.pk).first()
+    return snapshot(stored, fields)
+
+
 def event_hash(payload: dict, prev_hash: str) -> str:
     return hashlib.sha256(prev_hash.encode() + rfc8785.dumps(payload)).hexdigest()
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
-from apps.audit.services import audit_record, snapshot
+from apps.audit.services import audit_record, snapshot, snapshot_stored
 
 from .models import Client, Domain
 
@@ -101,7 +101,7 @@ def client_update(*, client: Client, **changes) -> Client:
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ValidationError(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.")
-    before = snapshot(client, list(EDITABLE_FIELDS))
+    before = snapshot_stored(client, list(EDITABLE_FIELDS))
     for field, value in changes.items():
         setattr(client, field, value)
     client.full_clean(exclude=["schema_name"])
