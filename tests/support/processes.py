@@ -85,7 +85,10 @@ def keel_web_server(env: dict) -> Iterator[str]:
     log = open(BASE_DIR / ".keel" / f"web-{port}.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        cwd=BASE_DIR, env={**env, "KEEL_CELERY_EAGER": "1"}, stdout=log, stderr=subprocess.STDOUT,
+        cwd=BASE_DIR,
+        env={**env, "KEEL_CELERY_EAGER": "1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
