@@ -17,7 +17,9 @@ PROBLEM = "application/problem+json"
 
 def _alerts(client, n: int, prefix: str = "a"):
     with schema_context(client.schema_name):
-        return [alert_raise(kind="t", severity="low", subject=f"{prefix}{i}", dedup_key=f"{prefix}:{i}") for i in range(n)]
+        return [
+            alert_raise(kind="t", severity="low", subject=f"{prefix}{i}", dedup_key=f"{prefix}:{i}") for i in range(n)
+        ]
 
 
 def test_key_secret_is_shown_once_and_stored_hashed(alpha, login_as):
