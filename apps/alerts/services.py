@@ -98,11 +98,15 @@ def alert_raise(
     return alert
 
 
-def _transition(alert: Alert, *, to_state: str, event_kind: str, note: str, action: str) -> Alert:
+def _transition(
+    alert: Alert, *, to_state: str, allowed_from: set[str], refusal: str, event_kind: str, note: str, action: str
+) -> Alert:
     now = timezone.now()
     actor = _actor_label()
     with transaction.atomic():
-        alert = Alert.objects.select_for_update().get(pk=alert.pk)
+        alert = Alert.objects.select_for_update().get(pk=alert.pk)  # judge the stored state, not a stale copy
+        if alert.state not in allowed_from:
+            raise ValidationError(refusal)
         before = snapshot(alert, AUDITED_FIELDS)
         alert.state = to_state
         if to_state == Alert.State.ACKNOWLEDGED:
@@ -119,11 +123,11 @@ def _transition(alert: Alert, *, to_state: str, event_kind: str, note: str, acti
 
 
 def alert_acknowledge(*, alert: Alert, note: str = "") -> Alert:
-    if alert.state != Alert.State.OPEN:
-        raise ValidationError("Only an open alert can be acknowledged.")
     return _transition(
         alert,
         to_state=Alert.State.ACKNOWLEDGED,
+        allowed_from={Alert.State.OPEN},
+        refusal="Only an open alert can be acknowledged.",
         event_kind=AlertEvent.Kind.ACKNOWLEDGED,
         note=note,
         action="alert.acknowledge",
@@ -131,10 +135,14 @@ def alert_acknowledge(*, alert: Alert, note: str = "") -> Alert:
 
 
 def alert_resolve(*, alert: Alert, note: str = "") -> Alert:
-    if alert.state == Alert.State.RESOLVED:
-        raise ValidationError("This alert is already resolved.")
     return _transition(
-        alert, to_state=Alert.State.RESOLVED, event_kind=AlertEvent.Kind.RESOLVED, note=note, action="alert.resolve"
+        alert,
+        to_state=Alert.State.RESOLVED,
+        allowed_from={Alert.State.OPEN, Alert.State.ACKNOWLEDGED},
+        refusal="This alert is already resolved.",
+        event_kind=AlertEvent.Kind.RESOLVED,
+        note=note,
+        action="alert.resolve",
     )
 
 
