@@ -15,7 +15,7 @@ def alerts_list(*, state: str = "", severity: str = "", kind: str = "", query: s
         qs = qs.filter(kind=kind)
     if query:
         qs = qs.filter(Q(subject__icontains=query) | Q(body__icontains=query))
-    return qs.order_by("state", "severity_rank", "-last_seen_at")
+    return qs.order_by("severity_rank", "-last_seen_at")  # worst first
 
 
 def alert_counts() -> dict:
