@@ -25,8 +25,9 @@ def _alerts(client, n: int, prefix: str = "a"):
 def test_key_secret_is_shown_once_and_stored_hashed(alpha, login_as):
     manager = make_user("am-keys@msp.test", role=Role.ACCOUNT_MANAGER, client=alpha)
     http = login_as(manager)
-    created = http.post("/c/alpha/api/v1/api-keys/", {"name": "gw", "scopes": ["ingest", "read"]},
-                        content_type="application/json")
+    created = http.post(
+        "/c/alpha/api/v1/api-keys/", {"name": "gw", "scopes": ["ingest", "read"]}, content_type="application/json"
+    )
     assert created.status_code == 201
     secret = created.json()["key"]
     key = ApiKey.objects.get(prefix=created.json()["prefix"])
@@ -77,8 +78,9 @@ def test_errors_are_problem_json(alpha, api_key_for, client):
     _, secret = api_key_for(alpha, ["read", "write", "alerts"])
     not_found = client.get("/c/alpha/api/v1/alerts/999999/", **auth_header(secret))
     assert not_found.status_code == 404 and not_found["Content-Type"] == PROBLEM
-    bad_json = client.post("/c/alpha/api/v1/alert-channels/", "{not json", content_type="application/json",
-                           **auth_header(secret))
+    bad_json = client.post(
+        "/c/alpha/api/v1/alert-channels/", "{not json", content_type="application/json", **auth_header(secret)
+    )
     assert bad_json.status_code in (400, 403) and bad_json["Content-Type"] == PROBLEM
     wrong_method = client.delete("/c/alpha/api/v1/alerts/", **auth_header(secret))
     assert wrong_method.status_code == 405 and wrong_method["Content-Type"] == PROBLEM
@@ -86,8 +88,9 @@ def test_errors_are_problem_json(alpha, api_key_for, client):
 
 def test_validation_errors_list_fields(alpha, login_as):
     http = login_as(make_user("am-val@msp.test", role=Role.ACCOUNT_MANAGER, client=alpha))
-    response = http.post("/c/alpha/api/v1/alert-channels/", {"name": "x", "kind": "pager"},
-                         content_type="application/json")
+    response = http.post(
+        "/c/alpha/api/v1/alert-channels/", {"name": "x", "kind": "pager"}, content_type="application/json"
+    )
     body = response.json()
     assert response.status_code == 400 and response["Content-Type"] == PROBLEM
     assert "kind" in body["errors"] and "target" in body["errors"]
@@ -97,8 +100,12 @@ def test_oversized_body_is_refused_cleanly(alpha, api_key_for, client, settings)
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     alert = _alerts(alpha, 1)[0]
     _, secret = api_key_for(alpha, ["alerts", "read"])
-    response = client.post(f"/c/alpha/api/v1/alerts/{alert.pk}/acknowledge/", json.dumps({"note": "x" * 5000}),
-                           content_type="application/json", **auth_header(secret))
+    response = client.post(
+        f"/c/alpha/api/v1/alerts/{alert.pk}/acknowledge/",
+        json.dumps({"note": "x" * 5000}),
+        content_type="application/json",
+        **auth_header(secret),
+    )
     assert response.status_code == 413 and response["Content-Type"] == PROBLEM
     with schema_context(alpha.schema_name):
         alert.refresh_from_db()
@@ -147,8 +154,9 @@ def test_client_api_lists_use_constant_queries(path, alpha, login_as, django_ass
 
 
 @pytest.mark.parametrize("path", ["/", "/c/alpha/alerts/", "/c/alpha/audit/", "/api/v1/alerts/", "/api/v1/clients/"])
-def test_pages_and_msp_lists_use_constant_queries(path, alpha, beta, msp_admin, login_as,
-                                                  django_assert_max_num_queries):
+def test_pages_and_msp_lists_use_constant_queries(
+    path, alpha, beta, msp_admin, login_as, django_assert_max_num_queries
+):
     http = login_as(msp_admin)
     _alerts(alpha, 2, prefix=f"s{path}")
     http.get(path)
