@@ -44,8 +44,12 @@ class AccessMiddleware:
             if response is not None:
                 return response
             token = self._stamp_actor(request)
+            tenant = getattr(request, "tenant", None)
+            if tenant is not None and tenant.schema_name != "public":
+                timezone.activate(tenant.time_zone)  # a client's pages show times in the client's zone
             return self.get_response(request)
         finally:
+            timezone.deactivate()
             if token is not None:
                 reset_actor(token)
 

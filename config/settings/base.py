@@ -205,7 +205,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / ".keel" / "static"
 WHITENOISE_USE_FINDERS = True  # production collects static files; elsewhere serve them straight from finders
 # Outside production nothing is collected, so WhiteNoise's "no STATIC_ROOT yet" warning is noise.
-warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
+warnings.filterwarnings("ignore", message="No directory at")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",

@@ -173,3 +173,15 @@ def test_only_admins_create_clients(alpha, login_as):
     assert (
         http.post("/api/v1/clients/", {"slug": "zeta", "name": "Z"}, content_type="application/json").status_code == 403
     )
+
+
+def test_workspace_times_are_shown_in_the_clients_time_zone(alpha, msp_admin, login_as):
+    from apps.audit.services import audit_record
+
+    with schema_context(alpha.schema_name):
+        event = audit_record(action="tz.check", object_type="thing", object_id="1")
+    assert event.occurred_at.utcoffset().total_seconds() == 0  # stored in UTC
+    page = login_as(msp_admin).get("/c/alpha/audit/?action=tz.check").content.decode()
+    local, utc = event.occurred_at.astimezone(alpha.tz), event.occurred_at
+    assert local.strftime("%d %b %Y %H:%M").lstrip("0") in page
+    assert utc.strftime("%H:%M") not in page  # Europe/Paris is never UTC+0
