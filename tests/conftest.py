@@ -21,12 +21,11 @@ CLIENT_SLUGS = ("alpha", "beta")
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """After pytest-django migrated the test database: public row, template schema, two clients."""
-    from apps.tenancy.services import client_create, public_client_ensure, template_schema_ensure
+    """After pytest-django migrated the test database: the public row and two clients."""
+    from apps.tenancy.services import client_create, public_client_ensure
 
     with django_db_blocker.unblock():
         public_client_ensure(msp_name=settings.KEEL_MSP_NAME)
-        template_schema_ensure()
         for slug in CLIENT_SLUGS:
             if not Client.objects.filter(slug=slug).exists():
                 client_create(

@@ -24,7 +24,6 @@ class Client(TenantMixin):
 
     class Kind(models.TextChoices):
         MSP = "msp", "MSP (public schema)"
-        TEMPLATE = "template", "Template schema"
         CLIENT = "client", "Client"
 
     class ServiceTier(models.TextChoices):
@@ -69,6 +68,15 @@ class Client(TenantMixin):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        """django-tenants' hook: Keel builds the schema from the migrations' SQL (apps.tenancy.provisioning)."""
+        if not sync_schema:
+            return super().create_schema(check_if_exists, sync_schema, verbosity)
+        from .provisioning import schema_create
+
+        schema_create(schema_name=self.schema_name, verbosity=verbosity)
+        return True
 
     def get_absolute_url(self) -> str:
         return f"/c/{self.slug}/"

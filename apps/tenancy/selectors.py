@@ -14,7 +14,7 @@ def clients_all() -> QuerySet[Client]:
 
 def schedulable_clients() -> QuerySet[Client]:
     """Schemas Celery beat sends per-client work to: the MSP's own (public) and every live client."""
-    return Client.objects.exclude(kind=Client.Kind.TEMPLATE).exclude(lifecycle=Client.Lifecycle.OFFBOARDED)
+    return Client.objects.exclude(lifecycle=Client.Lifecycle.OFFBOARDED)
 
 
 def client_by_slug(slug: str) -> Client | None:

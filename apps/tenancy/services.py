@@ -13,7 +13,6 @@ from apps.audit.services import audit_record, snapshot, snapshot_stored
 
 from .models import Client, Domain
 
-TEMPLATE_SCHEMA = "keel_template"
 EDITABLE_FIELDS = (
     "name",
     "industry",
@@ -35,21 +34,6 @@ def public_client_ensure(*, msp_name: str) -> Client:
         )
         client.save()
     return client
-
-
-def template_schema_ensure() -> Client:
-    """A migrated, empty schema that new clients are cloned from (creation stays fast at any scale)."""
-    template = Client.objects.filter(schema_name=TEMPLATE_SCHEMA).first()
-    if template is None:
-        template = Client(
-            schema_name=TEMPLATE_SCHEMA,
-            slug="keel-template",
-            name="Template schema",
-            kind=Client.Kind.TEMPLATE,
-            lifecycle=Client.Lifecycle.ACTIVE,
-        )
-        template.save(verbosity=0)  # no template yet: django-tenants migrates this schema from scratch
-    return template
 
 
 def _schema_name_for(slug: str) -> str:
@@ -74,7 +58,6 @@ def client_create(
     schema_name = _schema_name_for(slug)
     if Client.objects.filter(slug=slug).exists() or schema_exists(schema_name):
         raise ValidationError({"slug": f"A client with the slug {slug!r} already exists."})
-    template_schema_ensure()
     client = Client(
         schema_name=schema_name,
         slug=slug,
@@ -90,7 +73,7 @@ def client_create(
     )
     client.full_clean(exclude=["schema_name"])
     with schema_context("public"):
-        client.save(verbosity=0)  # CREATE SCHEMA by cloning keel_template (outside a transaction by design)
+        client.save(verbosity=0)  # creates the schema (apps.tenancy.provisioning)
         with transaction.atomic():
             Domain.objects.create(domain=slug, tenant=client, is_primary=True)
             audit_record(action="client.create", target=client, after=snapshot(client, ["slug", *EDITABLE_FIELDS]))

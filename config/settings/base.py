@@ -63,9 +63,6 @@ TENANT_SUBFOLDER_PREFIX = "c"
 PUBLIC_SCHEMA_NAME = "public"
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls_tenant"
-# New clients are cloned from a migrated template schema instead of running every migration.
-TENANT_BASE_SCHEMA = "keel_template"
-TENANT_CREATION_FAKES_MIGRATIONS = True
 TENANT_MULTIPROCESSING_MAX_PROCESSES = env.int("KEEL_MIGRATION_PROCESSES", default=2)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 

@@ -4,11 +4,11 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from apps.tenancy.services import public_client_ensure, template_schema_ensure
+from apps.tenancy.services import public_client_ensure
 
 
 class Command(BaseCommand):
-    help = "Migrate public and all client schemas (in parallel), ensure the template schema; --demo loads demo data."
+    help = "Migrate the public schema and all client schemas (in parallel); --demo loads the demo data."
 
     def add_arguments(self, parser):
         parser.add_argument("--demo", action="store_true", help="load the demo MSP (idempotent)")
@@ -16,7 +16,6 @@ class Command(BaseCommand):
     def handle(self, *args, demo=False, **options):
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
         public_client_ensure(msp_name=settings.KEEL_MSP_NAME)
-        template_schema_ensure()
         call_command("migrate_schemas", tenant=True, executor="multiprocessing", interactive=False, verbosity=0)
         if demo:
             from apps.demo.services import DEMO_TOTP_SECRET, demo_load
