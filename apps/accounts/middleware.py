@@ -61,6 +61,9 @@ class AccessMiddleware:
         api = _is_api(request.path)
 
         if not in_workspace and path.startswith(OPEN_PREFIXES):
+            if request.user.is_authenticated and path.startswith("/accounts/"):
+                # Account pages show the staff navigation too; reaching them needs no access decision.
+                request.access = access_for_user(request.user, None)
             return None
 
         try:
