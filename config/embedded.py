@@ -52,7 +52,7 @@ def ensure_database_url(*, purpose: str) -> str:
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
     database = "keel_test" if purpose == "test" else "keel"
-    if port_answers(*LOCAL_POSTGRES):
+    if port_answers(*LOCAL_POSTGRES) and not os.environ.get("KEEL_FORCE_EMBEDDED_DB"):
         return f"postgres://postgres@127.0.0.1:5432/{database}"
     global _test_server
     if purpose == "test":
