@@ -147,3 +147,16 @@ def test_real_worker_runs_a_client_task_through_redis():
             worker.terminate()
             worker.wait(timeout=20)
     assert os.environ.get("CELERY_BROKER_URL", "memory://") != broker
+
+
+def test_beat_sends_per_client_work_to_live_clients_only(alpha, beta):
+    from apps.core.scheduler import KeelScheduler
+    from apps.tenancy.services import client_set_lifecycle
+    from config.celery import app
+
+    client_set_lifecycle(client=beta, lifecycle="offboarded")
+    schemas = set(KeelScheduler.get_queryset().values_list("schema_name", flat=True))
+    assert {"public", alpha.schema_name} <= schemas and beta.schema_name not in schemas
+    for entry in app.conf.beat_schedule.values():
+        assert entry["options"]["expires"] > 0  # a stopped worker never piles up stale runs
+        assert entry["task"] in app.tasks, entry["task"]
