@@ -106,7 +106,15 @@ def test_client_users_never_see_msp_pages(alpha, login_as):
         assert b"Portfolio console" not in response.content
 
 
-def test_unknown_client_slug_is_404(client, msp_admin, login_as):
+def test_unknown_client_slug_is_404_and_indistinguishable_when_signed_out(client, msp_admin, login_as, alpha,
+                                                                          api_key_for):
     assert login_as(msp_admin).get("/c/nope/").status_code == 404
-    response = client.get("/c/nope/api/v1/alerts/")
+    _, secret = api_key_for(alpha, ["read"])
+    response = client.get("/c/nope/api/v1/alerts/", **auth_header(secret))
     assert response.status_code == 404 and response["Content-Type"] == "application/problem+json"
+    # Signed out, a made-up slug and a real one look the same: sign-in (portal) or 401 (API).
+    for slug in ("nope", "alpha"):
+        page = client.get(f"/c/{slug}/alerts/")
+        assert page.status_code == 302 and page["Location"].startswith("/accounts/login/")
+        api = client.get(f"/c/{slug}/api/v1/alerts/")
+        assert api.status_code == 401 and api["Content-Type"] == "application/problem+json"

@@ -60,6 +60,8 @@ class AccessMiddleware:
         request.access = None
         api = _is_api(request.path)
 
+        if getattr(request, "unknown_client_slug", None):
+            return self._unknown_client(request, api)
         if not in_workspace and path.startswith(OPEN_PREFIXES):
             if request.user.is_authenticated and path.startswith("/accounts/"):
                 # Account pages show the staff navigation too; reaching them needs no access decision.
@@ -98,6 +100,15 @@ class AccessMiddleware:
                 return _client_user_home(user)
             raise Http404
         return None
+
+    @staticmethod
+    def _unknown_client(request, api: bool):
+        """Answer exactly as for a real client the caller cannot reach (see ClientRoutingMiddleware)."""
+        if request.headers.get("Authorization") or request.user.is_authenticated:
+            raise Http404
+        if api:
+            return problem_response(401, "Authentication required", "Send `Authorization: Api-Key <key>`.")
+        return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
 
     def _stamp_actor(self, request):
         access = request.access

@@ -67,7 +67,7 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = env.int("KEEL_MIGRATION_PROCESSES", defau
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 MIDDLEWARE = [
-    "django_tenants.middleware.TenantSubfolderMiddleware",
+    "apps.tenancy.middleware.ClientRoutingMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
