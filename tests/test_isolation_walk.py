@@ -106,8 +106,9 @@ def test_client_users_never_see_msp_pages(alpha, login_as):
         assert b"Portfolio console" not in response.content
 
 
-def test_unknown_client_slug_is_404_and_indistinguishable_when_signed_out(client, msp_admin, login_as, alpha,
-                                                                          api_key_for):
+def test_unknown_client_slug_is_404_and_indistinguishable_when_signed_out(
+    client, msp_admin, login_as, alpha, api_key_for
+):
     assert login_as(msp_admin).get("/c/nope/").status_code == 404
     _, secret = api_key_for(alpha, ["read"])
     response = client.get("/c/nope/api/v1/alerts/", **auth_header(secret))

@@ -17,8 +17,12 @@ class ClientForm(forms.ModelForm):
             "sla_tier",
             "monthly_retainer",
         ]
-        labels = {"slug": "Short name in web addresses", "monthly_retainer": "Monthly retainer",
-                  "sla_tier": "SLA tier", "data_residency_region": "Data-residency region"}
+        labels = {
+            "slug": "Short name in web addresses",
+            "monthly_retainer": "Monthly retainer",
+            "sla_tier": "SLA tier",
+            "data_residency_region": "Data-residency region",
+        }
         help_texts = {"slug": "Lower-case letters, digits and dashes, e.g. acme. It cannot be changed later."}
 
     def __init__(self, *args, **kwargs):
