@@ -7,6 +7,7 @@ from apps.tenancy import views as tenancy_views
 urlpatterns = [
     path("", tenancy_views.workspace_home, name="workspace_home"),
     path("alerts/", include("apps.alerts.urls")),
+    path("inventory/", include("apps.inventory.urls")),
     path("audit/", include("apps.audit.urls")),
     path("jobs/", tenancy_views.task_runs, name="jobs"),
     path("settings/", tenancy_views.client_settings, name="settings"),
