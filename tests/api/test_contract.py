@@ -177,3 +177,12 @@ def test_openapi_document_covers_both_faces(client, db):
     assert "/c/{client}/api/v1/alerts/{id}/acknowledge/" in document["paths"]
     assert "ApiKeyAuth" in document["components"]["securitySchemes"]
     assert client.get("/api/docs/").status_code == 200
+
+
+def test_msp_level_keys_are_managed_by_msp_admins_only(alpha, msp_admin, login_as):
+    manager = login_as(make_user("am-msp-keys@msp.test", role=Role.ACCOUNT_MANAGER, client=alpha))
+    body = {"name": "BI export", "scopes": ["read"]}
+    assert manager.post("/api/v1/api-keys/", body, content_type="application/json").status_code == 403
+    assert manager.get("/api/v1/api-keys/").status_code == 403
+    created = login_as(msp_admin).post("/api/v1/api-keys/", body, content_type="application/json")
+    assert created.status_code == 201 and created.json()["key"].startswith("keel_")

@@ -68,6 +68,12 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         tenant = self.request.tenant
         return None if tenant.schema_name == "public" else tenant
 
+    def initial(self, request, *args, **kwargs):
+        if self._client() is None:
+            # MSP-level keys read every client's portfolio: managed with the staff, as on the Staff pages.
+            self.read_capability = self.write_capability = Cap.MANAGE_STAFF
+        super().initial(request, *args, **kwargs)
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return ApiKey.objects.none()
