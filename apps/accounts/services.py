@@ -109,6 +109,9 @@ def invitation_create(
         raise ValidationError({"membership_expires_at": "Auditor access must have an end date."})
     if User.objects.filter(email__iexact=email).exists() and msp_role:
         raise ValidationError({"email": "This person already has a Keel account."})
+    if client is not None and User.objects.filter(email__iexact=email).exclude(msp_role="").exists():
+        # Accepting would fail (membership_grant refuses client roles for staff): say so now.
+        raise ValidationError({"email": "This person is MSP staff: assign them to this client on the Staff page."})
     token = secrets.token_urlsafe(32)
     with transaction.atomic():
         invitation = Invitation.objects.create(

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.accounts.models import Membership, User
-from apps.accounts.roles import ROLE_CAPABILITIES, SCOPE_CAPABILITIES, Role
+from apps.accounts.roles import ROLE_CAPABILITIES, Role
 from apps.alerts.services import alert_raise
 from apps.audit.models import AuditEvent
 from tests.conftest import make_user
@@ -122,19 +122,3 @@ def test_auditor_invitation_needs_an_end_date(alpha, login_as):
     manager = make_user("am-aud@msp.test", role=Role.ACCOUNT_MANAGER, client=alpha)
     response = login_as(manager).post("/c/alpha/settings/members/", {"email": "a@audit.test", "role": "auditor"})
     assert response.status_code == 200 and b"Auditor access needs an end date" in response.content
-
-
-def test_permissions_doc_matches_the_code():
-    from pathlib import Path
-
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "permissions.md").read_text()
-    for role, capabilities in ROLE_CAPABILITIES.items():
-        row = next(line for line in doc.splitlines() if line.startswith(f"| {Role(role).label} |"))
-        cells = [c.strip() for c in row.strip("|").split("|")][1:]
-        header = next(line for line in doc.splitlines() if line.startswith("| Role |"))
-        names = [c.strip().strip("`") for c in header.strip("|").split("|")][1:]
-        granted = {name for name, cell in zip(names, cells, strict=True) if cell == "✓"}
-        assert granted == set(capabilities), role
-    for scope, capabilities in SCOPE_CAPABILITIES.items():
-        row = next(line for line in doc.splitlines() if line.startswith(f"| `{scope}` |"))
-        assert {c.strip("` ") for c in row.split("|")[2].split(",")} == set(capabilities), scope
