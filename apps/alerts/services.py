@@ -77,12 +77,12 @@ def alert_raise(
             return alert
 
         escalated = SEVERITY_RANK[severity] < alert.severity_rank
+        before = snapshot(alert, AUDITED_FIELDS)  # as stored, before this sighting changes it
         alert.occurrences += 1
         alert.last_seen_at = now
         alert.subject, alert.body, alert.link = subject[:300], body, link or alert.link
         alert.data = data or alert.data
         if escalated:
-            before = snapshot(alert, AUDITED_FIELDS)
             alert.severity, alert.severity_rank = severity, SEVERITY_RANK[severity]
             alert.state = Alert.State.OPEN
             AlertEvent.objects.create(
