@@ -1,10 +1,17 @@
 """How long creating a client takes as clients accumulate, and how long migrating all of them takes.
 
-    python bench/tenant_provisioning.py            # 10, 100 and 500 clients (several minutes)
-    python bench/tenant_provisioning.py --quick    # stop at 100
+    .venv/bin/python bench/tenant_provisioning.py            # 10, 100 and 500 clients (several minutes)
+    .venv/bin/python bench/tenant_provisioning.py --quick    # stop at 100 (a smoke run)
+    .venv/bin/python bench/tenant_provisioning.py --profile  # also profile one creation at the last level
 
-Uses its own database (KEEL_BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/keel_bench),
-dropped at the end unless --keep. Ends with `figure <name> <value> s` lines.
+Runs against DATABASE_URL (default postgres://postgres@127.0.0.1:5432/keel_bench) with
+config.settings.base. The database is created if missing; a benchmark database (a name containing
+"bench") left by an earlier --keep is recreated so every run starts from zero clients; any other existing
+database is refused, so a real database is never filled with bench clients or dropped. The database is
+dropped at the end unless --keep.
+
+At each level, the clients up to the level are created; the last --samples of them are timed, and the
+median is the figure. Output ends with lines like `figure create_seconds_at_10 0.41 s`.
 """
 
 from __future__ import annotations
@@ -15,34 +22,87 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-BENCH_URL = os.environ.get("KEEL_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/keel_bench")
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/keel_bench"
+BENCH_URL = os.environ.get("DATABASE_URL") or DEFAULT_URL
 os.environ["DATABASE_URL"] = BENCH_URL
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
 os.environ.setdefault("KEEL_LOG_LEVEL", "WARNING")
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 os.environ.setdefault("KEEL_CELERY_EAGER", "1")
 
 
-def _admin(sql: str) -> None:
+def _database_name() -> str:
+    return unquote(urlsplit(BENCH_URL).path.lstrip("/"))
+
+
+def _admin_url() -> str:
+    parts = urlsplit(BENCH_URL)
+    scheme = "postgresql" if parts.scheme in ("postgres", "postgresql", "pgsql") else parts.scheme
+    return urlunsplit((scheme, parts.netloc, "/postgres", parts.query, ""))
+
+
+def _admin(sql: str, params: list | None = None):
     import psycopg
 
-    base, name = BENCH_URL.rsplit("/", 1)
-    with psycopg.connect(base.replace("postgres://", "postgresql://") + "/postgres", autocommit=True) as conn:
-        conn.execute(sql.format(name=name))
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else None
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def prepare_database() -> None:
+    name = _database_name()
+    exists = _admin("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+    if exists and "bench" not in name:
+        sys.exit(
+            f"Refusing to benchmark in the existing database {name!r}: point DATABASE_URL at a new database "
+            "(it is created) or at one whose name contains 'bench'."
+        )
+    if exists:
+        print(f"Recreating the benchmark database {name}", flush=True)
+        _admin(f"DROP DATABASE {_quoted(name)} WITH (FORCE)")
+    else:
+        print(f"Creating the benchmark database {name}", flush=True)
+    _admin(f"CREATE DATABASE {_quoted(name)}")
+
+
+def drop_database() -> None:
+    from django.db import connections
+
+    connections.close_all()
+    _admin(f"DROP DATABASE IF EXISTS {_quoted(_database_name())} WITH (FORCE)")
+
+
+def profile_one_creation(create) -> None:
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    create()
+    profiler.disable()
+    stats = pstats.Stats(profiler, stream=sys.stdout)
+    stats.sort_stats("cumulative").print_stats(25)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="stop at 100 clients")
-    parser.add_argument("--keep", action="store_true", help="keep the bench database")
-    parser.add_argument("--samples", type=int, default=5, help="creations timed at each level")
+    parser.add_argument("--keep", action="store_true", help="keep the benchmark database afterwards")
+    parser.add_argument("--samples", type=int, default=5, help="creations timed at each level (default 5)")
+    parser.add_argument("--profile", action="store_true", help="profile one more creation at the last level")
     args = parser.parse_args()
     levels = [10, 100] if args.quick else [10, 100, 500]
+    if not 1 <= args.samples <= levels[0]:
+        parser.error(f"--samples must be between 1 and {levels[0]}")
 
-    _admin('DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    _admin('CREATE DATABASE "{name}"')
+    prepare_database()
     try:
         import django
 
@@ -52,8 +112,12 @@ def main() -> None:
         from apps.tenancy.models import Client
         from apps.tenancy.services import client_create
 
+        started = time.perf_counter()
         call_command("keel_setup", verbosity=0)
-        figures, made = {}, 0
+        print(f"keel_setup: {time.perf_counter() - started:.1f} s", flush=True)
+
+        figures: dict[str, float] = {}
+        made = Client.objects.filter(kind=Client.Kind.CLIENT).count()
 
         def create() -> float:
             nonlocal made
@@ -63,24 +127,30 @@ def main() -> None:
             return time.perf_counter() - started
 
         for level in levels:
-            while Client.objects.filter(kind=Client.Kind.CLIENT).count() < level:
+            while made < level - args.samples:
                 create()
-            samples = [create() for _ in range(args.samples)]
+            samples = [create() for _ in range(level - made)]
             figures[f"create_seconds_at_{level}"] = statistics.median(samples)
-            print(f"{level} clients: median {figures[f'create_seconds_at_{level}']:.3f} s per creation", flush=True)
+            print(
+                f"{made} clients: median {statistics.median(samples):.3f} s per creation "
+                f"(min {min(samples):.3f}, max {max(samples):.3f})",
+                flush=True,
+            )
 
         started = time.perf_counter()
         call_command("migrate_schemas", tenant=True, executor="multiprocessing", interactive=False, verbosity=0)
         figures[f"migrate_all_seconds_at_{levels[-1]}"] = time.perf_counter() - started
 
-        for name, value in figures.items():
-            print(f"figure {name} {value:.3f} s")
-    finally:
-        from django.db import connections
+        if args.profile:
+            profile_one_creation(create)
 
-        connections.close_all()
-        if not args.keep:
-            _admin('DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for name, value in figures.items():
+            print(f"figure {name} {value:.2f} s")
+    finally:
+        if args.keep:
+            print(f"Kept the benchmark database {_database_name()}")
+        else:
+            drop_database()
 
 
 if __name__ == "__main__":

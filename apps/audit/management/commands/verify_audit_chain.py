@@ -15,7 +15,7 @@ class Command(BaseCommand):
         schemas = all_schemas_with_audit(slug=client)
         if not schemas:
             raise CommandError(f"No client with slug {client!r}.")
-        broken = 0
+        broken = []
         for label, schema in schemas:
             with schema_context(schema):
                 result = audit_chain_verify()
@@ -23,7 +23,7 @@ class Command(BaseCommand):
             if result.ok:
                 self.stdout.write(self.style.SUCCESS(line))
             else:
-                broken += 1
+                broken.append(f"{label} at event #{result.first_broken_seq}")
                 self.stdout.write(self.style.ERROR(line))
         if broken:
-            raise CommandError(f"{broken} audit chain(s) broken.")
+            raise CommandError(f"{len(broken)} audit chain(s) broken: {', '.join(broken)}.")
