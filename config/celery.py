@@ -35,6 +35,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute=7),
         "options": {"expires": 50 * 60},
     },
+    "inventory-daily-check": {
+        "task": "inventory.daily_check",
+        "schedule": crontab(hour=2, minute=20),
+        "options": {"expires": 6 * 3600},
+    },
     "core-prune-task-runs": {
         "task": "core.prune_task_runs",
         "schedule": crontab(hour=4, minute=0),

@@ -35,7 +35,7 @@ WORKSPACE_URLCONF = "config.urls_tenant"
 PUBLIC_URLCONF = "config.urls_public"
 ID = "__ID__"  # stands for an object id in a route template; filled at test time
 # Values tried, in order, for a path parameter that is not an object id.
-CANDIDATES = ("x", "1", "json", ".json", "00000000-0000-0000-0000-000000000001")
+CANDIDATES = ("x", "1", "json", ".json", "00000000-0000-0000-0000-000000000001", "agent")
 ID_GROUP = re.compile(r"^(pk|id|seq|\w+_id|\w+_pk)$")
 PROBLEM = "application/problem+json"
 # MSP-level routes anyone may open (sign-in, invitations, health, the API description). Listed here on

@@ -1,7 +1,8 @@
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from .models import ApiKey, Invitation, Membership, User
+from .roles import Role
 
 
 def api_keys_for_client(*, client) -> QuerySet[ApiKey]:
@@ -23,3 +24,17 @@ def staff_users() -> QuerySet[User]:
 def pending_invitations(*, client=None) -> QuerySet[Invitation]:
     qs = Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
     return qs.filter(client=client) if client is not None else qs.filter(client__isnull=True)
+
+
+def people_for_client(*, client) -> dict[str, str]:
+    """Everyone who can answer for a client's assets: its members (unexpired) and the MSP's admins.
+
+    Returns {email: display name}, in email order; owners of assets and alerts are chosen from it.
+    """
+    now = timezone.now()
+    members = User.objects.filter(
+        Q(memberships__client=client) & (Q(memberships__expires_at__isnull=True) | Q(memberships__expires_at__gt=now))
+    )
+    admins = User.objects.filter(msp_role=Role.MSP_ADMIN)
+    people = (members | admins).filter(is_active=True).distinct().order_by("email")
+    return {email: (name or email) for email, name in people.values_list("email", "full_name")}

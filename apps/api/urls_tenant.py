@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts.api.views import ApiKeyViewSet, MembershipViewSet
 from apps.alerts.api.views import AlertViewSet, ChannelViewSet
 from apps.audit.api.views import AuditEventViewSet
+from apps.inventory.api.transfer import urlpatterns as inventory_transfer_urls
 from apps.inventory.api.views import DepartmentViewSet
 from apps.tenancy.api.views import CurrentClientView
 
@@ -17,4 +18,4 @@ router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("departments", DepartmentViewSet, basename="department")
 
-urlpatterns = [path("client/", CurrentClientView.as_view(), name="client"), *router.urls]
+urlpatterns = [path("client/", CurrentClientView.as_view(), name="client"), *inventory_transfer_urls, *router.urls]

@@ -17,7 +17,9 @@ def keel(request):
         from django_tenants.utils import schema_context
 
         from apps.alerts.selectors import alert_counts
+        from apps.inventory.selectors import open_findings_count
 
         with schema_context(connection.schema_name):
             context["workspace_alert_counts"] = alert_counts()
+            context["workspace_open_findings"] = open_findings_count()
     return context

@@ -30,3 +30,13 @@ def all_schemas_with_audit(*, slug: str | None = None) -> list[tuple[str, str]]:
         qs = qs.filter(slug=slug)
         return [(c.slug, c.schema_name) for c in qs]
     return [("MSP (public)", "public")] + [(c.slug, c.schema_name) for c in qs]
+
+
+def current_client() -> Client | None:
+    """The client whose schema the connection is in (schema_context sets a stand-in, not the Client row)."""
+    from django.db import connection
+
+    tenant = getattr(connection, "tenant", None)
+    if isinstance(tenant, Client):
+        return tenant
+    return Client.objects.filter(schema_name=connection.schema_name).first()

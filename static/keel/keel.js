@@ -4,3 +4,19 @@ document.addEventListener("change", function (event) {
     window.location.assign(event.target.value);
   }
 });
+
+// Forms marked data-confirm ask before a destructive submit.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (form.matches("[data-confirm]") && !window.confirm(form.getAttribute("data-confirm"))) {
+    event.preventDefault();
+  }
+});
+
+// The bulk-action owner picker only matters for "Assign owner".
+document.addEventListener("change", function (event) {
+  if (event.target.matches("#bulk-action")) {
+    var owner = document.querySelector("#bulk select[name=owner_email]");
+    if (owner) owner.hidden = event.target.value !== "assign_owner";
+  }
+});
