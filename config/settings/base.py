@@ -46,6 +46,7 @@ SHARED_APPS = [
     "apps.core",
     "apps.audit",
     "apps.accounts",
+    "apps.catalog",
     "apps.api",
     "apps.portfolio",
     "apps.demo",

@@ -17,6 +17,9 @@ class Command(BaseCommand):
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
         public_client_ensure(msp_name=settings.KEEL_MSP_NAME)
         call_command("migrate_schemas", tenant=True, executor="multiprocessing", interactive=False, verbosity=0)
+        from apps.catalog.services import catalog_load_bundled
+
+        catalog_load_bundled()  # the model price catalog; skipped when the bundled file is already loaded
         if demo:
             from apps.demo.services import DEMO_TOTP_SECRET, demo_load
 
