@@ -7,7 +7,16 @@ from apps.accounts.api.views import ApiKeyViewSet, MembershipViewSet
 from apps.alerts.api.views import AlertViewSet, ChannelViewSet
 from apps.audit.api.views import AuditEventViewSet
 from apps.inventory.api.transfer import urlpatterns as inventory_transfer_urls
-from apps.inventory.api.views import DepartmentViewSet
+from apps.inventory.api.views import (
+    KIND_VIEWSETS,
+    AgentToolViewSet,
+    AssetViewSet,
+    DepartmentViewSet,
+    FindingViewSet,
+    GuardrailRuleViewSet,
+    PromptVersionViewSet,
+    RelationViewSet,
+)
 from apps.tenancy.api.views import CurrentClientView
 
 router = DefaultRouter(trailing_slash="/?")
@@ -17,5 +26,13 @@ router.register("memberships", MembershipViewSet, basename="membership")
 router.register("api-keys", ApiKeyViewSet, basename="api-key")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("departments", DepartmentViewSet, basename="department")
+router.register("assets", AssetViewSet, basename="asset")
+for prefix, viewset in KIND_VIEWSETS.items():
+    router.register(prefix, viewset, basename=prefix.rstrip("s"))
+router.register(r"agents/(?P<agent_pk>\d+)/tools", AgentToolViewSet, basename="agent-tool")
+router.register(r"prompts/(?P<prompt_pk>\d+)/versions", PromptVersionViewSet, basename="prompt-version")
+router.register("asset-relations", RelationViewSet, basename="asset-relation")
+router.register("guardrail-findings", FindingViewSet, basename="guardrail-finding")
+router.register("guardrail-rules", GuardrailRuleViewSet, basename="guardrail-rule")
 
 urlpatterns = [path("client/", CurrentClientView.as_view(), name="client"), *inventory_transfer_urls, *router.urls]

@@ -204,24 +204,36 @@ def prepare_asset(kind: str, asset: Asset | None, fields: dict, *, known_owners:
     asset = asset or KIND_MODEL[kind](kind=kind)
     for key, value in fields.items():
         setattr(asset, key, value.strip() if isinstance(value, str) else value)
+    errors: dict[str, list[str]] = {}
+    # Each check adds its message; the person sees every problem at once, not one per attempt.
+    checks = []
     if "owner_email" in fields:
-        asset.owner_email = validate_owner(asset.owner_email, known_owners)
+        checks.append(("owner_email", lambda: validate_owner(asset.owner_email, known_owners)))
     if "cost_tags" in fields:
-        asset.cost_tags = clean_cost_tags(fields["cost_tags"])
+        checks.append(("cost_tags", lambda: clean_cost_tags(fields["cost_tags"])))
     if kind == AssetKind.MODEL and "evaluation_results" in fields:
-        asset.evaluation_results = _clean_json_list("evaluation_results", asset.evaluation_results, ("metric",))
+        checks.append(
+            (
+                "evaluation_results",
+                lambda: _clean_json_list("evaluation_results", asset.evaluation_results, ("metric",)),
+            )
+        )
     if kind == AssetKind.PIPELINE and "sources" in fields:
-        asset.sources = _clean_json_list("sources", asset.sources, ("name",))
+        checks.append(("sources", lambda: _clean_json_list("sources", asset.sources, ("name",))))
+    for field, check in checks:
+        try:
+            setattr(asset, field, check())
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
     if kind == AssetKind.AGENT:
         asset.spend_cap_currency = (asset.spend_cap_currency or "USD").upper()
         asset.approval_required_for = sorted(set(asset.approval_required_for or []))
     if asset.risk_tier != RiskTier.HIGH:
         asset.annex_iii_area = ""
-    errors = {}
     if asset.risk_tier == RiskTier.HIGH and not asset.annex_iii_area:
         errors["annex_iii_area"] = "A high-risk asset needs its Annex III area (which use case makes it high risk)."
     try:
-        asset.full_clean(validate_constraints=False, validate_unique=False)
+        asset.full_clean(validate_constraints=False, validate_unique=False, exclude=list(errors))
     except ValidationError as exc:
         errors = {**exc.message_dict, **errors}
     if errors:

@@ -259,7 +259,14 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/(c/[^/]+/)?api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["apps.api.schema.include_tenant_api"],
-    "ENUM_NAME_OVERRIDES": {"SeverityEnum": "apps.alerts.models.Severity"},
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "apps.alerts.models.Severity",
+        "AssetKindEnum": "apps.inventory.models.AssetKind",
+        "AssetLifecycleEnum": "apps.inventory.models.Lifecycle",
+        "PowerEnum": "apps.inventory.models.Power",
+        "RelationKindEnum": "apps.inventory.models.RelationKind",
+        "FindingSeverityEnum": "apps.inventory.models.Severity",
+    },
 }
 
 # --- security headers -------------------------------------------------------
