@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api.views import ApiKeyViewSet
 from apps.audit.api.views import AuditEventViewSet
+from apps.catalog.api.views import ModelPriceViewSet
 from apps.portfolio.api import AlertFeedViewSet
 from apps.tenancy.api.views import ClientViewSet
 
@@ -12,5 +13,6 @@ router.register("clients", ClientViewSet, basename="client")
 router.register("alerts", AlertFeedViewSet, basename="alert-feed")
 router.register("api-keys", ApiKeyViewSet, basename="msp-api-key")
 router.register("audit-events", AuditEventViewSet, basename="msp-audit-event")
+router.register("model-catalog", ModelPriceViewSet, basename="model-catalog")
 
 urlpatterns = router.urls

@@ -19,11 +19,31 @@ class Command(BaseCommand):
         except CatalogError as exc:
             raise CommandError(str(exc)) from exc
         if result.unchanged:
-            self.stdout.write(f"Catalog unchanged ({result.entries} models, sha256 {result.sha256[:12]}…).")
-        else:
+            self.stdout.write(f"Catalog unchanged: {path} is already loaded ({result.entries} models).")
+            return
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Catalog loaded: {result.entries} models ({result.added} new, {result.changed} changed, "
+                f"{result.removed} removed)."
+            )
+        )
+        if result.added < result.entries:  # on a first load every model is new: no point listing them
+            for label, count, keys in (
+                ("New", result.added, result.added_keys),
+                ("Changed", result.changed, result.changed_keys),
+                ("Removed", result.removed, result.removed_keys),
+            ):
+                if count:
+                    more = f" and {count - len(keys)} more" if count > len(keys) else ""
+                    self.stdout.write(f"  {label}: {', '.join(keys)}{more}")
+        skipped = []
+        if result.skipped_entries:
+            skipped.append(f"{result.skipped_entries} keys that are not model entries")
+        if result.skipped_fields:
+            skipped.append(f"{result.skipped_fields} unusable fields, left empty")
+        if skipped:
+            self.stdout.write(f"  Skipped: {'; '.join(skipped)}.")
+        if result.rounded_prices:
             self.stdout.write(
-                self.style.SUCCESS(
-                    f"Catalog loaded: {result.entries} models ({result.added} new, {result.removed} removed, "
-                    f"{result.skipped_fields} unusable fields ignored)."
-                )
+                f"  Rounded: {result.rounded_prices} prices with more than 12 decimal places (exact in the raw entry)."
             )
