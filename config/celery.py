@@ -40,6 +40,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=2, minute=20),
         "options": {"expires": 6 * 3600},
     },
+    "finops-dispatch-due-sources": {
+        "task": "finops.dispatch_due_sources",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
     "core-prune-task-runs": {
         "task": "core.prune_task_runs",
         "schedule": crontab(hour=4, minute=0),

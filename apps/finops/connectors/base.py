@@ -1,0 +1,111 @@
+"""What every billing connector is: its settings and secrets, a connection test, and a fetch.
+
+A connector turns one provider's native format into ledger rows (apps.finops.focus.ledger_row) and keeps
+its mapping table in its own module, in plain sight. It never writes to the database: the ingestion service
+hands what it fetched to apps.finops.ledger, which swaps it in atomically.
+
+Errors a connector raises, and what Keel does with them:
+- CredentialsRejected: stop at once, mark the source, raise an alert (no retry: it will not get better);
+- Throttled / ProviderUnavailable (TransientError): retry with backoff, never sooner than retry_after;
+- ConnectorError: anything else the provider or its data got wrong, in words a person can act on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from apps.core.tasks import TransientError
+
+
+class ConnectorError(Exception):
+    """The provider answered, but not with something Keel can book. The message is shown to people."""
+
+
+class CredentialsRejected(ConnectorError):
+    """The provider refused the credentials or the permissions (401/403, AccessDenied, …)."""
+
+
+class Throttled(TransientError):
+    """The provider asked Keel to slow down (HTTP 429, LimitExceededException, quota errors)."""
+
+
+class ProviderUnavailable(TransientError):
+    """A timeout or a 5xx: worth another try later."""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One setting or secret a connector needs; forms and the API are built from these."""
+
+    name: str
+    label: str
+    help: str = ""
+    required: bool = True
+    secret: bool = False
+    choices: tuple[tuple[str, str], ...] = ()
+    default: str = ""
+
+
+@dataclass(frozen=True)
+class Window:
+    """UTC days [start, end): what a pull asks the provider for."""
+
+    start: dt.date
+    end: dt.date
+
+    @property
+    def start_at(self) -> dt.datetime:
+        return dt.datetime(self.start.year, self.start.month, self.start.day, tzinfo=dt.UTC)
+
+    @property
+    def end_at(self) -> dt.datetime:
+        return dt.datetime(self.end.year, self.end.month, self.end.day, tzinfo=dt.UTC)
+
+    def days(self) -> list[dt.date]:
+        return [self.start + dt.timedelta(days=i) for i in range((self.end - self.start).days)]
+
+
+@dataclass
+class FetchResult:
+    """What a pull brought back. `rows` may be a generator; it is consumed exactly once, inside the load.
+
+    scope: "window" replaces the source's rows charged inside the window; "billing_periods" replaces the
+    (billing account, billing period) pairs present in the rows (exports and files).
+    files: for exports, local paths of FOCUS files to load with the file loader instead of rows.
+    """
+
+    rows: Iterable[dict] = ()
+    scope: str = "window"
+    files: list = field(default_factory=list)
+    details: dict = field(default_factory=dict)  # pages fetched, estimated days, files read, warnings…
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    ok: bool
+    message: str
+
+
+class Connector:
+    """Base class. Subclasses set the class attributes and implement test_connection and fetch.
+
+    `client_factory` is the seam tests use: a callable (source) -> provider client (a boto3 client with a
+    Stubber, an azure client on a canned transport, a fake BigQuery client, a requests Session with mocks).
+    """
+
+    kind: str = ""
+    label: str = ""
+    settings_fields: tuple[FieldSpec, ...] = ()
+    secret_fields: tuple[FieldSpec, ...] = ()
+    default_interval_minutes: int = 360
+    default_lookback_days: int = 3
+    default_backfill_days: int = 90
+    client_factory: Callable | None = None
+
+    def test_connection(self, source, secrets: dict) -> ConnectionResult:
+        raise NotImplementedError
+
+    def fetch(self, source, secrets: dict, window: Window) -> FetchResult:
+        raise NotImplementedError

@@ -1,0 +1,39 @@
+"""Scheduled FinOps work: a per-minute dispatcher per client enqueues the billing sources that are due."""
+
+from __future__ import annotations
+
+from apps.core.tasks import TransientError, keel_task
+
+from .models import BillingSource, IngestionRun
+
+
+@keel_task("finops.dispatch_due_sources", max_retries=0)
+def dispatch_due_sources_task() -> int:
+    """Claim each due source (moving its next run forward first, so no source is queued twice)."""
+    from .services import source_claim_next_run, sources_due
+
+    count = 0
+    for source in sources_due():
+        source_claim_next_run(source=source)
+        ingest_source_task.delay(source.pk)
+        count += 1
+    return count
+
+
+@keel_task("finops.ingest_source", max_retries=5)
+def ingest_source_task(source_id: int, trigger: str = IngestionRun.Trigger.SCHEDULE) -> str:
+    """One pull of one source; the lock keeps a source from running twice at once."""
+    from .services import ingestion_run_execute, ingestion_run_gave_up
+
+    source = BillingSource.objects.filter(pk=source_id, enabled=True).first()
+    if source is None:
+        return "source removed or disabled"
+    try:
+        run = ingestion_run_execute(source=source, trigger=trigger)
+    except TransientError as exc:
+        from celery import current_task
+
+        if current_task and (current_task.request.retries or 0) >= current_task.max_retries:
+            ingestion_run_gave_up(source=source, error=str(exc))
+        raise
+    return run.status
