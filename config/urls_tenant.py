@@ -8,6 +8,7 @@ urlpatterns = [
     path("", tenancy_views.workspace_home, name="workspace_home"),
     path("alerts/", include("apps.alerts.urls")),
     path("inventory/", include("apps.inventory.urls")),
+    path("finops/", include("apps.finops.urls")),
     path("audit/", include("apps.audit.urls")),
     path("jobs/", tenancy_views.task_runs, name="jobs"),
     path("settings/", tenancy_views.client_settings, name="settings"),

@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts.api.views import ApiKeyViewSet, MembershipViewSet
 from apps.alerts.api.views import AlertViewSet, ChannelViewSet
 from apps.audit.api.views import AuditEventViewSet
+from apps.finops.api.urls import urlpatterns as finops_urls
 from apps.inventory.api.transfer import urlpatterns as inventory_transfer_urls
 from apps.inventory.api.views import (
     KIND_VIEWSETS,
@@ -35,4 +36,9 @@ router.register("asset-relations", RelationViewSet, basename="asset-relation")
 router.register("guardrail-findings", FindingViewSet, basename="guardrail-finding")
 router.register("guardrail-rules", GuardrailRuleViewSet, basename="guardrail-rule")
 
-urlpatterns = [path("client/", CurrentClientView.as_view(), name="client"), *inventory_transfer_urls, *router.urls]
+urlpatterns = [
+    path("client/", CurrentClientView.as_view(), name="client"),
+    *inventory_transfer_urls,
+    *finops_urls,
+    *router.urls,
+]

@@ -1,0 +1,3 @@
+"""Usage-events API (POST /usage-events)."""
+
+urlpatterns: list = []

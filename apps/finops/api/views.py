@@ -1,0 +1,3 @@
+"""FinOps API: billing sources, runs, uploads, cost records, explorer, FOCUS export."""
+
+urlpatterns: list = []

@@ -1,0 +1,6 @@
+from django.urls import include, path
+
+app_name = "finops"
+urlpatterns = [
+    path("", include("apps.finops.urls_export")),
+]
