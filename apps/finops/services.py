@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record, snapshot, snapshot_stored
@@ -293,11 +295,41 @@ def _merge(total: LoadResult, part: LoadResult) -> None:
         setattr(total, attr, pick(values) if values else None)
 
 
+@contextmanager
+def _source_lock(source: BillingSource):
+    """One run per source at a time, whoever starts it (schedule, Run now, a retry): a session advisory lock."""
+    key = zlib.crc32(f"{connection.schema_name}:finops-source:{source.pk}".encode()) - 2**31
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = bool(cur.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
 def ingestion_run_execute(
     *, source: BillingSource, trigger: str = IngestionRun.Trigger.SCHEDULE, window: Window | None = None
 ) -> IngestionRun:
     """Pull one source for its window and book the result. Raises TransientError (for the task to retry)
-    after recording it; every other failure is recorded on the run and the source and raised as an alert."""
+    after recording it; every other failure is recorded on the run and the source and raised as an alert.
+    A source that is already running gets a 'skipped' run instead of a second, concurrent pull."""
+    with _source_lock(source) as acquired:
+        if not acquired:
+            return IngestionRun.objects.create(
+                source=source,
+                trigger=trigger,
+                status=IngestionRun.Status.SKIPPED,
+                finished_at=timezone.now(),
+                error="Another run of this source was still in progress.",
+                started_by=_actor_label(),
+            )
+        return _execute(source=source, trigger=trigger, window=window)
+
+
+def _execute(*, source: BillingSource, trigger: str, window: Window | None) -> IngestionRun:
     window = window or run_window(source)
     connector = connector_for(source.kind)
     run = _open_run(source, trigger=trigger, window=window)
