@@ -171,9 +171,12 @@ def to_decimal(value) -> Decimal | None:
     if isinstance(value, float):
         value = repr(value)
     try:
-        return Decimal(str(value).strip())
+        number = Decimal(str(value).strip())
     except InvalidOperation as exc:
         raise ValueError(f"{value!r} is not a number") from exc
+    if not number.is_finite():  # PostgreSQL would store NaN, and one NaN poisons every total
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
 
 
 def to_utc(value) -> dt.datetime | None:

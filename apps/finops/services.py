@@ -220,7 +220,9 @@ def _finish_run(run: IngestionRun, *, status: str, error: str = "", error_kind: 
         run.rows_loaded = result.rows_loaded
         run.rows_replaced = result.rows_replaced
         run.totals = result.totals
-        run.details = {**run.details, **result.as_details()}
+        loaded = result.as_details()
+        loaded["warnings"] = [*run.details.get("warnings", []), *loaded["warnings"]]
+        run.details = {**run.details, **loaded}
     run.save()
 
 
@@ -267,32 +269,19 @@ def _resolve_failure_alert(source: BillingSource) -> None:
 def book_fetch(*, source: BillingSource, run: IngestionRun, fetched: FetchResult, window: Window) -> LoadResult:
     """Load what a connector fetched: rows through COPY, export files through the file loader."""
     if fetched.files:
-        combined = LoadResult()
-        for path in fetched.files:
-            part = load_focus_file(source_id=source.pk, run_id=run.pk, path=Path(path))
-            _merge(combined, part)
-        return combined
+        # An export splits a period over several files: book them all or none (one transaction).
+        # Each file's totals are the run's so far, so the last one holds them all; replaced rows add up.
+        replaced, warnings, last = 0, [], LoadResult()
+        with transaction.atomic():
+            for path in fetched.files:
+                last = load_focus_file(source_id=source.pk, run_id=run.pk, path=Path(path))
+                replaced += last.rows_replaced
+                warnings += last.warnings
+        last.rows_replaced, last.warnings = replaced, warnings
+        last.file = {"files": len(fetched.files)}
+        return last
     scope = BILLING_PERIODS if fetched.scope == "billing_periods" else ChargeWindow(window.start_at, window.end_at)
     return load_rows(source_id=source.pk, run_id=run.pk, rows=fetched.rows, scope=scope)
-
-
-def _merge(total: LoadResult, part: LoadResult) -> None:
-    from decimal import Decimal
-
-    total.rows_loaded += part.rows_loaded
-    total.rows_replaced += part.rows_replaced
-    total.periods = sorted(set(total.periods) | set(part.periods))
-    total.warnings += part.warnings
-    for currency, values in part.totals.items():
-        bucket = total.totals.setdefault(
-            currency, {"rows": 0, "billed_cost": "0", "effective_cost": "0", "list_cost": "0"}
-        )
-        bucket["rows"] += values["rows"]
-        for key in ("billed_cost", "effective_cost", "list_cost"):
-            bucket[key] = str(Decimal(bucket[key]) + Decimal(values[key]))
-    for attr, pick in (("charge_start", min), ("charge_end", max)):
-        values = [v for v in (getattr(total, attr), getattr(part, attr)) if v]
-        setattr(total, attr, pick(values) if values else None)
 
 
 @contextmanager
