@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from django.db import DataError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from psycopg.types.json import Jsonb
 
 from .focus import (
@@ -186,12 +186,15 @@ def load_rows(*, source_id: int, run_id: int, rows: Iterable[dict], scope, dry_r
         with connection.cursor() as cur:
             _begin(cur)
             copy_sql = f"COPY {LEDGER_TABLE} (source_id, run_id, {_FIELD_LIST}) FROM STDIN"
-            with cur.copy(copy_sql) as copy:
-                for row in rows:
-                    values = [row.get(f) for f in LEDGER_FIELDS]
-                    copy.write_row(
-                        [source_id, run_id, *(_copy_value(t, v) for t, v in zip(types, values, strict=True))]
-                    )
+            try:
+                with transaction.atomic(), cur.copy(copy_sql) as copy:
+                    for row in rows:
+                        values = [row.get(f) for f in LEDGER_FIELDS]
+                        copy.write_row(
+                            [source_id, run_id, *(_copy_value(t, v) for t, v in zip(types, values, strict=True))]
+                        )
+            except (IntegrityError, DataError) as exc:  # e.g. a row without a charge period end
+                raise LedgerError(f"A row cannot be booked: {str(exc).splitlines()[0]}") from exc
             _check_inserted(cur, run_id, scope)
             _swap(cur, source_id=source_id, run_id=run_id, scope=scope, result=result)
         if dry_run:
@@ -236,8 +239,10 @@ def _parquet_as_csv(path: Path):
         col = table[name]
         if pa.types.is_timestamp(col.type):
             col = pc.strftime(col, format="%Y-%m-%dT%H:%M:%S")
-        elif pa.types.is_map(col.type) or pa.types.is_struct(col.type) or pa.types.is_list(col.type):
-            col = pa.array([json.dumps(v) if v is not None else None for v in col.to_pylist()])
+        elif pa.types.is_map(col.type):  # to_pylist gives a map as [(key, value), …]; FOCUS Tags is an object
+            col = pa.array([json.dumps(dict(v)) if v is not None else None for v in col.to_pylist()])
+        elif pa.types.is_struct(col.type) or pa.types.is_list(col.type):
+            col = pa.array([json.dumps(v, default=str) if v is not None else None for v in col.to_pylist()])
         elif pa.types.is_decimal(col.type) or pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
             col = pc.cast(col, pa.string())
         columns.append(col)

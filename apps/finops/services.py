@@ -56,6 +56,8 @@ def _clean_settings(kind: str, settings: dict) -> dict:
         if spec.choices and value not in ("", None) and value not in {c for c, _ in spec.choices}:
             errors[f"settings.{spec.name}"] = f"{spec.label} must be one of {', '.join(c for c, _ in spec.choices)}."
         settings[spec.name] = value
+    if not errors:
+        errors = {f"settings.{name}": message for name, message in connector.validate_settings(settings).items()}
     if errors:
         raise ValidationError(errors)
     return settings
@@ -84,9 +86,14 @@ def source_secrets(source: BillingSource) -> dict:
     return json.loads(source.credentials)
 
 
-def _hint(secrets: dict) -> str:
-    longest = max((v for v in secrets.values() if isinstance(v, str)), key=len, default="")
-    return f"…{longest[-4:]}" if len(longest) >= 12 else ("set" if longest else "")
+def _hint(kind: str, secrets: dict) -> str:
+    """The last 4 characters of the connector's identifying secret (an access key id, an admin key)."""
+    field_name = connector_for(kind).hint_field
+    if field_name:
+        chosen = secrets.get(field_name) or ""
+    else:
+        chosen = max((v for v in secrets.values() if isinstance(v, str)), key=len, default="")
+    return f"…{chosen[-4:]}" if len(chosen) >= 12 else ("set" if secrets else "")
 
 
 def billing_source_save(
@@ -125,7 +132,7 @@ def billing_source_save(
     merged = _clean_secrets(source.kind, secrets, existing=existing)
     secrets_changed = merged != (existing or {})
     source.credentials = json.dumps(merged, sort_keys=True) if merged else ""
-    source.credentials_hint = _hint(merged)
+    source.credentials_hint = _hint(source.kind, merged)
     if source.is_pull and source.interval_minutes < MIN_INTERVAL_MINUTES:
         raise ValidationError({"interval_minutes": f"Runs can be at most every {MIN_INTERVAL_MINUTES} minutes."})
     if secrets_changed and source.status == BillingSource.Status.CREDENTIALS:

@@ -102,7 +102,14 @@ class Connector:
     default_interval_minutes: int = 360
     default_lookback_days: int = 3
     default_backfill_days: int = 90
+    # The secret whose last characters identify the credentials on screen (an access key id, not its secret).
+    hint_field: str = ""
+    # Set on the instance (connector_for(kind).client_factory = …), so it is called without `self`.
     client_factory: Callable | None = None
+
+    def validate_settings(self, settings: dict) -> dict[str, str]:
+        """Errors by setting name for values the provider would refuse (formats, ranges); {} when fine."""
+        return {}
 
     def test_connection(self, source, secrets: dict) -> ConnectionResult:
         raise NotImplementedError
