@@ -187,6 +187,8 @@ def to_utc(value) -> dt.datetime | None:
         moment = value
     elif isinstance(value, dt.date):
         moment = dt.datetime(value.year, value.month, value.day)
+    elif isinstance(value, int) and 19000101 <= value <= 29991231:  # Azure's UsageDate arrives as 20250101
+        return to_utc(str(value))
     elif isinstance(value, int | float):
         return dt.datetime.fromtimestamp(value, tz=dt.UTC)
     else:

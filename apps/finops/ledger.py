@@ -172,9 +172,13 @@ def _swap(cur, *, source_id: int, run_id: int, scope, result: LoadResult) -> Non
 # --- rows from connectors ------------------------------------------------------------------------------
 
 
+def _json_dumps(value) -> str:
+    return json.dumps(value, default=str)
+
+
 def _copy_value(column_type: str, value):
-    if column_type == JSON:
-        return Jsonb(value or {})
+    if column_type == JSON:  # Decimals or datetimes in tags / x_extra are written as text, not refused
+        return Jsonb(value or {}, dumps=_json_dumps)
     return value
 
 

@@ -332,7 +332,11 @@ def _execute(*, source: BillingSource, trigger: str, window: Window | None) -> I
     try:
         fetched = connector.fetch(source, source_secrets(source), window)
         run.details = {**run.details, **fetched.details}
-        result = book_fetch(source=source, run=run, fetched=fetched, window=window)
+        try:
+            result = book_fetch(source=source, run=run, fetched=fetched, window=window)
+        finally:
+            if fetched.cleanup is not None:
+                fetched.cleanup()
     except CredentialsRejected as exc:
         message = f"The provider rejected the credentials: {exc}"
         _finish_run(

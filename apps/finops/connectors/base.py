@@ -80,6 +80,7 @@ class FetchResult:
     scope: str = "window"
     files: list = field(default_factory=list)
     details: dict = field(default_factory=dict)  # pages fetched, estimated days, files read, warnings…
+    cleanup: Callable[[], None] | None = None  # e.g. remove downloaded export files once they are booked
 
 
 @dataclass(frozen=True)
