@@ -30,7 +30,7 @@ from decimal import Decimal
 import requests
 
 from ..focus import AI_CATEGORY, GENAI_SUBCATEGORY, ledger_row, month_bounds, to_decimal
-from .base import ConnectorError, CredentialsRejected, ProviderUnavailable, Throttled
+from .base import ConnectorError, CredentialsRejected, FetchResult, ProviderUnavailable, Throttled
 
 TIMEOUT = (10, 60)  # seconds to connect, seconds between bytes: a cost report is small but can be slow
 MAX_PAGES = 400  # a 400-day backfill at one bucket a page; more means a cursor that never ends
@@ -451,3 +451,25 @@ def too_precise(amount: Decimal) -> bool:
     """More decimals than the ledger keeps: PostgreSQL would round it, so the run says so."""
     exponent = amount.as_tuple().exponent
     return isinstance(exponent, int) and -exponent > LEDGER_DECIMALS
+
+
+def cost_and_usage_result(
+    cost_rows: list, usage, usage_row, *, provider: str, priceable, pages: tuple[int, int], requests_made: int, notes
+) -> FetchResult:
+    """The fetch result both LLM connectors return: cost rows with their tokens attached, list-priced."""
+    rows, stats = attach_usage(cost_rows, usage, usage_row)
+    priced = apply_list_prices(rows, provider, priceable=priceable)
+    return FetchResult(
+        rows=rows,
+        scope="window",
+        details={
+            "pages": pages[0] + pages[1],
+            "pages_costs": pages[0],
+            "pages_usage": pages[1],
+            "requests": requests_made,
+            "cost_rows": len(cost_rows),
+            "list_priced_rows": priced,
+            **stats,
+            "notes": notes,
+        },
+    )

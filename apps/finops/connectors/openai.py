@@ -251,21 +251,15 @@ class OpenAIConnector(Connector):
                 extra={"x_UsageOnly": True},
             )
 
-        rows, stats = http.attach_usage(cost_rows, usage, usage_row)
-        priced = http.apply_list_prices(rows, PROVIDER, priceable=_standard_rate)
-        return FetchResult(
-            rows=rows,
-            scope="window",
-            details={
-                "pages": len(cost_pages) + len(usage_pages),
-                "pages_costs": len(cost_pages),
-                "pages_usage": len(usage_pages),
-                "requests": requests_made,
-                "cost_rows": len(cost_rows),
-                "list_priced_rows": priced,
-                **stats,
-                "notes": notes,
-            },
+        return http.cost_and_usage_result(
+            cost_rows,
+            usage,
+            usage_row,
+            provider=PROVIDER,
+            priceable=_standard_rate,
+            pages=(len(cost_pages), len(usage_pages)),
+            requests_made=requests_made,
+            notes=notes,
         )
 
     # --- mapping ---
