@@ -453,7 +453,7 @@ def load_focus_file(
             _begin(cur)
             raw_defs = ", ".join(f"c{i} text" for i in range(len(headers)))
             # An earlier load in the same (still open) transaction leaves its table behind: start clean.
-            cur.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
+            cur.execute(f"DROP TABLE IF EXISTS pg_temp.{RAW_TABLE}")
             cur.execute(
                 f"CREATE TEMP TABLE {RAW_TABLE} (_line bigint GENERATED ALWAYS AS IDENTITY, {raw_defs}) ON COMMIT DROP"
             )

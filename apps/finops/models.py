@@ -243,6 +243,7 @@ class UsageEvent(models.Model):
         indexes = [
             models.Index(fields=["agent", "occurred_at"], name="usage_agent_time"),
             models.Index(fields=["provider", "occurred_at"], name="usage_provider_time"),
+            models.Index(fields=["received_at"], name="usage_received"),
         ]
 
     def __str__(self):

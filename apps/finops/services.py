@@ -292,12 +292,15 @@ def book_fetch(*, source: BillingSource, run: IngestionRun, fetched: FetchResult
 
 
 @contextmanager
-def _source_lock(source: BillingSource):
+def _source_lock(source: BillingSource, *, wait: bool = False):
     """One run per source at a time, whoever starts it (schedule, Run now, a retry): a session advisory lock."""
     key = zlib.crc32(f"{connection.schema_name}:finops-source:{source.pk}".encode()) - 2**31
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = bool(cur.fetchone()[0])
+        if wait:
+            cur.execute("SELECT pg_advisory_lock(%s), true", [key])
+        else:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = bool(cur.fetchone()[-1])
     try:
         yield acquired
     finally:
@@ -307,12 +310,16 @@ def _source_lock(source: BillingSource):
 
 
 def ingestion_run_execute(
-    *, source: BillingSource, trigger: str = IngestionRun.Trigger.SCHEDULE, window: Window | None = None
+    *,
+    source: BillingSource,
+    trigger: str = IngestionRun.Trigger.SCHEDULE,
+    window: Window | None = None,
+    wait: bool = False,
 ) -> IngestionRun:
     """Pull one source for its window and book the result. Raises TransientError (for the task to retry)
     after recording it; every other failure is recorded on the run and the source and raised as an alert.
     A source that is already running gets a 'skipped' run instead of a second, concurrent pull."""
-    with _source_lock(source) as acquired:
+    with _source_lock(source, wait=wait) as acquired:
         if not acquired:
             return IngestionRun.objects.create(
                 source=source,
@@ -326,9 +333,14 @@ def ingestion_run_execute(
 
 
 def _execute(*, source: BillingSource, trigger: str, window: Window | None) -> IngestionRun:
-    window = window or run_window(source)
     connector = connector_for(source.kind)
-    run = _open_run(source, trigger=trigger, window=window)
+    run = _open_run(source, trigger=trigger, window=window or run_window(source))
+    if window is None and run.window_start and run.window_end:
+        window = Window(run.window_start, run.window_end)  # a retry re-reads what the first attempt asked for
+    window = connector.run_window(source, window or run_window(source))
+    if (run.window_start, run.window_end) != (window.start, window.end):
+        run.window_start, run.window_end = window.start, window.end
+        run.save(update_fields=["window_start", "window_end"])
     try:
         fetched = connector.fetch(source, source_secrets(source), window)
         run.details = {**run.details, **fetched.details}

@@ -108,6 +108,10 @@ class Connector:
     # Set on the instance (connector_for(kind).client_factory = …), so it is called without `self`.
     client_factory: Callable | None = None
 
+    def run_window(self, source, window: Window) -> Window:
+        """The window a run really reads; a connector may widen the scheduled one (e.g. for late data)."""
+        return window
+
     def validate_settings(self, settings: dict) -> dict[str, str]:
         """Errors by setting name for values the provider would refuse (formats, ranges); {} when fine."""
         return {}

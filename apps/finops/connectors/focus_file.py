@@ -6,6 +6,8 @@ loaded by apps.finops.ledger.load_focus_file. Usage events are booked as estimat
 
 from __future__ import annotations
 
+import datetime as dt
+
 from .base import ConnectionResult, Connector, FetchResult, Window
 
 
@@ -30,6 +32,22 @@ class UsageEventsConnector(Connector):
 
     def test_connection(self, source, secrets: dict) -> ConnectionResult:
         return ConnectionResult(True, "Events arrive through POST /api/v1/usage-events with an ingest-scoped key.")
+
+    def run_window(self, source, window: Window) -> Window:
+        """Events can arrive days late: reach back to the oldest one received since the last good run."""
+        from ..models import UsageEvent
+
+        if source.last_success_at is None:
+            return window
+        oldest = (
+            UsageEvent.objects.filter(received_at__gte=source.last_success_at)
+            .order_by("occurred_at")
+            .values_list("occurred_at", flat=True)
+            .first()
+        )
+        if oldest is None or oldest.date() >= window.start:
+            return window
+        return Window(start=oldest.astimezone(dt.UTC).date(), end=window.end)
 
     def fetch(self, source, secrets: dict, window: Window) -> FetchResult:
         from ..usage import usage_ledger_rows
