@@ -45,6 +45,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*"),
         "options": {"expires": 55},
     },
+    "finops-prune-uploads": {
+        "task": "finops.prune_uploads",
+        "schedule": crontab(hour=4, minute=30),
+        "tenant_schemas": ["public"],  # one folder for every client's pending uploads
+        "options": {"expires": 6 * 3600},
+    },
     "core-prune-task-runs": {
         "task": "core.prune_task_runs",
         "schedule": crontab(hour=4, minute=0),

@@ -139,9 +139,10 @@ def header_lookup(headers: list[str]) -> dict[str, str]:
 
 
 def extension_headers(headers: list[str], mapped: dict[str, str]) -> list[str]:
-    """x_ columns (and non-FOCUS extras) that no ledger field takes: kept in x_extra, never dropped."""
+    """Every column no ledger field takes (x_ columns, FOCUS columns Keel has no field for, a provider's own
+    extras): kept in x_extra under the file's header, so nothing a file carries is lost and exports give it back."""
     used = set(mapped.values())
-    return [h for h in headers if h not in used and h.strip().lower().startswith("x_")]
+    return [h for h in headers if h not in used and h.strip()]
 
 
 def detect_version(headers: list[str]) -> str:

@@ -333,6 +333,8 @@ def ingestion_run_execute(
 
 
 def _execute(*, source: BillingSource, trigger: str, window: Window | None) -> IngestionRun:
+    if not source.is_pull:
+        raise ValidationError("Uploads are booked when a file is imported; this source is never pulled.")
     connector = connector_for(source.kind)
     run = _open_run(source, trigger=trigger, window=window or run_window(source))
     if window is None and run.window_start and run.window_end:
@@ -431,9 +433,10 @@ def source_claim_next_run(*, source: BillingSource, now: dt.datetime | None = No
 
 
 def focus_upload_preview(*, path: Path, defaults: dict | None = None) -> LoadResult:
-    """Everything the upload would book — columns, rows, totals — computed by a load that is rolled back."""
-    upload_source = focus_upload_source()
+    """Everything the upload would book — columns, rows, totals — computed by a load that is rolled back
+    (even the upload source, on a client's first upload, is created only inside it)."""
     with transaction.atomic():
+        upload_source = focus_upload_source()
         run = IngestionRun.objects.create(source=upload_source, trigger=IngestionRun.Trigger.UPLOAD)
         result = load_focus_file(source_id=upload_source.pk, run_id=run.pk, path=path, dry_run=True, defaults=defaults)
         transaction.set_rollback(True)
@@ -464,6 +467,28 @@ def focus_upload_commit(
     )
     _after_booking(source, run)
     return run
+
+
+UPLOAD_DIR = "finops-uploads"
+UPLOAD_MAX_AGE = dt.timedelta(days=1)
+
+
+def focus_uploads_prune(*, now: dt.datetime | None = None) -> int:
+    """Remove previewed files that were never imported (they wait at most a day for their import)."""
+    from django.core.files.storage import default_storage
+
+    cutoff = (now or timezone.now()) - UPLOAD_MAX_AGE
+    removed = 0
+    try:
+        _dirs, files = default_storage.listdir(UPLOAD_DIR)
+    except FileNotFoundError:
+        return 0
+    for name in files:
+        path = f"{UPLOAD_DIR}/{name}"
+        if default_storage.get_modified_time(path) < cutoff:
+            default_storage.delete(path)
+            removed += 1
+    return removed
 
 
 def focus_upload_source() -> BillingSource:

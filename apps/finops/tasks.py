@@ -25,9 +25,9 @@ def ingest_source_task(source_id: int, trigger: str = IngestionRun.Trigger.SCHED
     """One pull of one source; the lock keeps a source from running twice at once."""
     from .services import ingestion_run_execute, ingestion_run_gave_up
 
-    source = BillingSource.objects.filter(pk=source_id, enabled=True).first()
+    source = BillingSource.objects.filter(pk=source_id, enabled=True).exclude(kind="focus_upload").first()
     if source is None:
-        return "source removed or disabled"
+        return "source removed, disabled or not pulled"
     try:
         run = ingestion_run_execute(source=source, trigger=trigger)
     except TransientError as exc:
@@ -37,3 +37,10 @@ def ingest_source_task(source_id: int, trigger: str = IngestionRun.Trigger.SCHED
             ingestion_run_gave_up(source=source, error=str(exc))
         raise
     return run.status
+
+
+@keel_task("finops.prune_uploads", max_retries=0)
+def prune_uploads_task() -> int:
+    from .services import focus_uploads_prune
+
+    return focus_uploads_prune()

@@ -219,6 +219,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("KEEL_MAX_REQUEST_BYTES", default=10 * 1024 * 1024)
+# FOCUS uploads stream to disk; anything larger is refused before its body is read.
+KEEL_FOCUS_UPLOAD_MAX_BYTES = env.int("KEEL_FOCUS_UPLOAD_MAX_BYTES", default=500 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- email ------------------------------------------------------------------

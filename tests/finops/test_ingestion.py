@@ -262,3 +262,41 @@ def test_disabled_sources_and_uploads_are_never_dispatched(source, scripted):
     billing_source_save(source=source, enabled=False)
     BillingSource.objects.update(next_run_at=timezone.now() - dt.timedelta(minutes=1))
     assert dispatch_due_sources_task.delay().get() == 0
+
+
+def test_upload_sources_are_never_pulled_and_uploads_stay(in_alpha):
+    from apps.finops.services import focus_upload_commit, focus_upload_source
+    from apps.finops.tasks import ingest_source_task
+
+    from .conftest import shared_file
+
+    upload = focus_upload_source()
+    focus_upload_commit(path=shared_file("focus_sample.csv"), filename="focus_sample.csv")
+    before = ledger_totals(source=upload)
+    with pytest.raises(ValidationError):
+        ingestion_run_execute(source=upload)
+    assert ingest_source_task.delay(upload.pk).get() == "source removed, disabled or not pulled"
+    assert ledger_totals(source=upload) == before
+
+
+def test_a_preview_writes_nothing_not_even_the_upload_source(in_alpha):
+    from apps.finops.services import focus_upload_preview
+
+    from .conftest import shared_file
+
+    result = focus_upload_preview(path=shared_file("focus_sample.csv"))
+    assert result.rows_loaded == 1000
+    assert not BillingSource.objects.exists() and not CostRecord.objects.exists()
+
+
+def test_abandoned_upload_files_are_pruned_after_a_day(settings, tmp_path):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from apps.finops.services import UPLOAD_DIR, focus_uploads_prune
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    name = default_storage.save(f"{UPLOAD_DIR}/old.csv", ContentFile(b"x"))
+    assert focus_uploads_prune() == 0
+    assert focus_uploads_prune(now=timezone.now() + dt.timedelta(days=2)) == 1
+    assert not default_storage.exists(name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .base import ConnectionResult, Connector, FetchResult, Window
+from .base import ConnectionResult, Connector, ConnectorError, FetchResult, Window
 
 
 class FocusUploadConnector(Connector):
@@ -20,7 +20,8 @@ class FocusUploadConnector(Connector):
         return ConnectionResult(True, "Uploads need no connection: upload FOCUS CSV, CSV.gz or Parquet files.")
 
     def fetch(self, source, secrets: dict, window: Window) -> FetchResult:
-        return FetchResult(rows=(), details={"note": "Uploads are booked when a file is committed."})
+        # Never an empty fetch: booking nothing for a window would delete the uploaded rows in it.
+        raise ConnectorError("Uploads are booked when a file is imported; there is nothing to pull.")
 
 
 class UsageEventsConnector(Connector):
