@@ -146,6 +146,7 @@ def demo_load() -> list[DemoLogin]:
 def _demo_steps():
     """Each capability's demo data, in dependency order."""
     from .alerts_demo import demo_alerts
+    from .finops_demo import demo_finops
     from .inventory_demo import demo_departments, demo_inventory
 
-    return [demo_departments, demo_inventory, demo_alerts]
+    return [demo_departments, demo_inventory, demo_finops, demo_alerts]

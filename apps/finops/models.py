@@ -121,6 +121,11 @@ class IngestionRun(models.Model):
         return (self.finished_at - self.started_at).total_seconds()
 
 
+def _quantity():
+    # Usage quantities are not money: a month of storage in byte-seconds passes 10^18, so 26 integer digits.
+    return models.DecimalField(max_digits=38, decimal_places=12, null=True, blank=True)
+
+
 def _amount():
     # Providers report up to 10+ decimals (per-token prices); NUMERIC keeps every digit they sent.
     return models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True)
@@ -162,12 +167,12 @@ class CostRecord(models.Model):
     contracted_cost = _amount()
     list_unit_price = _amount()
     contracted_unit_price = _amount()
-    pricing_quantity = _amount()
+    pricing_quantity = _quantity()
     pricing_unit = models.CharField(max_length=100, blank=True)
     pricing_category = models.CharField(max_length=20, blank=True)
     pricing_currency = models.CharField(max_length=20, blank=True)
     pricing_currency_effective_cost = _amount()
-    consumed_quantity = _amount()
+    consumed_quantity = _quantity()
     consumed_unit = models.CharField(max_length=100, blank=True)
 
     provider_name = models.CharField(max_length=120, help_text="ServiceProviderName (1.3) or ProviderName.")

@@ -86,16 +86,6 @@ def source_secrets(source: BillingSource) -> dict:
     return json.loads(source.credentials)
 
 
-def _hint(kind: str, secrets: dict) -> str:
-    """The last 4 characters of the connector's identifying secret (an access key id, an admin key)."""
-    field_name = connector_for(kind).hint_field
-    if field_name:
-        chosen = secrets.get(field_name) or ""
-    else:
-        chosen = max((v for v in secrets.values() if isinstance(v, str)), key=len, default="")
-    return f"…{chosen[-4:]}" if len(chosen) >= 12 else ("set" if secrets else "")
-
-
 def billing_source_save(
     *,
     source: BillingSource | None = None,
@@ -132,7 +122,7 @@ def billing_source_save(
     merged = _clean_secrets(source.kind, secrets, existing=existing)
     secrets_changed = merged != (existing or {})
     source.credentials = json.dumps(merged, sort_keys=True) if merged else ""
-    source.credentials_hint = _hint(source.kind, merged)
+    source.credentials_hint = connector_for(source.kind).credentials_hint(merged)[:80]
     if source.is_pull and source.interval_minutes < MIN_INTERVAL_MINUTES:
         raise ValidationError({"interval_minutes": f"Runs can be at most every {MIN_INTERVAL_MINUTES} minutes."})
     if secrets_changed and source.status == BillingSource.Status.CREDENTIALS:

@@ -560,6 +560,7 @@ SERVICES = {
     "together_ai": ("Together AI", "Together AI", "Together AI"),
     "fireworks_ai": ("Fireworks AI", "Fireworks AI", "Fireworks AI"),
     "perplexity": ("Perplexity API", "Perplexity", "Perplexity"),
+    "hosted_vllm": ("Self-hosted model (vLLM)", "Self-hosted", "Self-hosted"),
     "openrouter": ("OpenRouter", "OpenRouter", "OpenRouter"),
 }
 UNKNOWN_SERVICE = ("Generative AI (provider not reported)", "Unknown", "Unknown")

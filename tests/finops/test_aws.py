@@ -388,7 +388,7 @@ def test_cur2_rows_map_line_item_types_and_amortisation():
     assert sum(r["effective_cost"] for r in rows.values()) == CUR2_EFFECTIVE
 
     on_demand = rows["$1.234567890"]
-    assert on_demand["tags"] == {"user:team": "payments", "user:env": "prod"}
+    assert on_demand["tags"] == {"team": "payments", "env": "prod"}
     assert (on_demand["service_name"], on_demand["service_category"]) == ("Amazon Elastic Compute Cloud", "Compute")
     assert (on_demand["pricing_category"], on_demand["list_cost"]) == ("Standard", Decimal("1.2345678901"))
     assert on_demand["resource_id"] == "i-0abc123example" and on_demand["availability_zone"] == "eu-west-1a"
@@ -414,7 +414,7 @@ def test_cur2_rows_map_line_item_types_and_amortisation():
     bedrock = rows["Anthropic Cl"]
     assert (bedrock["service_category"], bedrock["service_subcategory"]) == ("AI and Machine Learning", "Generative AI")
     assert (bedrock["x_token_type"], bedrock["sku_meter"]) == ("input", "Input Tokens")
-    assert bedrock["tags"] == {"user:agent": "claims-bot"} and bedrock["consumed_quantity"] == Decimal("1152")
+    assert bedrock["tags"] == {"agent": "claims-bot"} and bedrock["consumed_quantity"] == Decimal("1152")
     assert rows["Tax for prod"]["charge_category"] == "Tax"
     assert (rows["AWS Activate"]["charge_category"], rows["AWS Activate"]["billed_cost"]) == (
         "Credit",
@@ -453,7 +453,7 @@ def test_legacy_tag_columns_and_map_texts(tmp_path):
         "arn:aws:ec2:eu-west-1:444455556666:reserved-instances/ri-1,payments,\n"
     )
     (row,) = cur_rows(legacy)
-    assert row["tags"] == {"user:team": "payments"}
+    assert row["tags"] == {"team": "payments"}
     assert (row["billed_cost"], row["effective_cost"]) == (Decimal(0), Decimal("0.0421"))
     assert row["commitment_discount_id"].endswith("ri-1") and row["commitment_discount_category"] == "Usage"
 
@@ -464,7 +464,7 @@ def test_legacy_tag_columns_and_map_texts(tmp_path):
         'Usage,2026-09-05T00:00:00Z,AmazonS3,0.5,EUR,"{user:team=data, user:env=prod}",{product_name=Amazon S3}\n'
     )
     (row,) = cur_rows(hive)
-    assert row["tags"] == {"user:team": "data", "user:env": "prod"} and row["service_name"] == "Amazon S3"
+    assert row["tags"] == {"team": "data", "env": "prod"} and row["service_name"] == "Amazon S3"
     assert row["billing_currency"] == "EUR"
     assert row["billing_period_start"] == dt.datetime(2026, 9, 1, tzinfo=dt.UTC)  # from the usage date
     assert row["charge_period_end"] == dt.datetime(2026, 9, 6, tzinfo=dt.UTC)
@@ -555,6 +555,18 @@ def _publish_cur2(s3, export_name: str = "keel-cur2", execution: str = "exec-1",
     return gz_key
 
 
+def test_user_tags_have_one_spelling_across_cur_versions_and_clouds():
+    from apps.finops.connectors.aws import normalise_tag_key
+
+    assert [normalise_tag_key(k) for k in ("user:team", "user_team", "team", "aws:createdBy", "aws_createdBy")] == [
+        "team",
+        "team",
+        "team",
+        "aws:createdBy",
+        "aws:createdBy",
+    ]
+
+
 def test_cur2_export_books_gzip_csv_and_parquet(s3):
     _publish_cur2(s3)
     source = _export_source("AWS CUR 2.0", "keel-cur2")
@@ -570,7 +582,7 @@ def test_cur2_export_books_gzip_csv_and_parquet(s3):
         "effective": CUR2_EFFECTIVE + PARQUET_BILLED,
     }
     s3_row = CostRecord.objects.get(source=source, service_name="Amazon Simple Storage Service")
-    assert (s3_row.billed_cost, s3_row.tags, s3_row.sub_account_id) == (Decimal("0.1"), {"user:team": "data"}, STAGE)
+    assert (s3_row.billed_cost, s3_row.tags, s3_row.sub_account_id) == (Decimal("0.1"), {"team": "data"}, STAGE)
     assert s3_row.charge_period_start == dt.datetime(2026, 9, 3, tzinfo=dt.UTC)
     lam = CostRecord.objects.get(source=source, service_name="AWS Lambda")
     assert (lam.billed_cost, lam.service_category, lam.tags) == (Decimal("2.25"), "Compute", {})

@@ -705,6 +705,17 @@ def _tag_key(header: str) -> str | None:
     return None
 
 
+def normalise_tag_key(key: str) -> str:
+    """CUR spells a user tag `user:team` (legacy) or `user_team` (CUR 2.0); Azure, GCP and FOCUS say `team`.
+    One spelling lets one allocation rule match every cloud; AWS's own tags keep their `aws:` prefix."""
+    for prefix in ("user:", "user_"):
+        if key.startswith(prefix) and len(key) > len(prefix):
+            return key[len(prefix) :]
+    if key.startswith("aws_"):
+        return "aws:" + key[len("aws_") :]
+    return key
+
+
 def _as_map(value) -> dict:
     """A CUR 2.0 map column: a dict, Parquet's list of (key, value) pairs, or JSON text in CSV."""
     if value is None or value == "":
@@ -957,6 +968,7 @@ def _cur_row(values: dict, tags: dict) -> dict:
     for key, value in _as_map(values.get("tags")).items():  # CUR 2.0 "tags" map: prefixed keys
         if key.startswith("resourceTags/"):
             all_tags.setdefault(key.split("/", 1)[1], value)
+    all_tags = {normalise_tag_key(k): v for k, v in all_tags.items()}
     extra = {k: _text(values.get(c)) for k, c in CUR_EXTRA_COLUMNS.items() if _text(values.get(c))}
     row = {
         **text,

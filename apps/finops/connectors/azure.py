@@ -1068,14 +1068,18 @@ class ExportConnector(Connector):
             details["runs"].append(
                 {"month": month, "run": run.key, "manifest": run.manifest is not None, "files": len(wanted)}
             )
+
+        def cleanup() -> None:  # the downloads are only needed until they are booked
+            shutil.rmtree(cache, ignore_errors=True)
+
         if dataset == "FocusCost":
-            return FetchResult(files=paths, scope="billing_periods", details=details)
+            return FetchResult(files=paths, scope="billing_periods", details=details, cleanup=cleanup)
         rows = _chain_rows(
             paths,
             billing_account_id=settings.get("billing_account_id") or "",
             invoice_issuer_name=settings.get("invoice_issuer") or PROVIDER,
         )
-        return FetchResult(rows=rows, scope="billing_periods", details=details)
+        return FetchResult(rows=rows, scope="billing_periods", details=details, cleanup=cleanup)
 
     def test_connection(self, source, secrets: dict) -> ConnectionResult:
         settings = source.settings

@@ -112,6 +112,15 @@ class Connector:
         """The window a run really reads; a connector may widen the scheduled one (e.g. for late data)."""
         return window
 
+    def credentials_hint(self, secrets: dict) -> str:
+        """What identifies the credentials on screen without revealing them: the end of the hint field's value
+        (an access key id, an admin key), else of the longest secret."""
+        if self.hint_field:
+            chosen = secrets.get(self.hint_field) or ""
+        else:
+            chosen = max((v for v in secrets.values() if isinstance(v, str)), key=len, default="")
+        return f"…{chosen[-4:]}" if len(chosen) >= 12 else ("set" if secrets else "")
+
     def validate_settings(self, settings: dict) -> dict[str, str]:
         """Errors by setting name for values the provider would refuse (formats, ranges); {} when fine."""
         return {}

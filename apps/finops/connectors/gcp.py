@@ -466,6 +466,14 @@ class BigQueryConnector(Connector):
     default_backfill_days = 90
     billing_client_factory = None  # tests: (source) -> object with get_billing_account / get_project_billing_info
 
+    def credentials_hint(self, secrets: dict) -> str:
+        """The service account's e-mail identifies the key without revealing any of it."""
+        try:
+            email = json.loads(secrets.get("service_account_json") or "{}").get("client_email", "")
+        except (ValueError, AttributeError):
+            email = ""
+        return email or super().credentials_hint(secrets)
+
     # -- clients
 
     @staticmethod
