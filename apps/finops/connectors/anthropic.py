@@ -128,7 +128,7 @@ class AnthropicConnector(Connector):
         ),
     )
     secret_fields = (FieldSpec("api_key", "Admin API key", help="sk-ant-admin…", secret=True),)
-    default_interval_minutes = 15
+    default_interval_minutes = 5  # token burn matters within minutes; one small page per API per run
     default_lookback_days = 3
     default_backfill_days = 90
 

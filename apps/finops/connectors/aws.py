@@ -549,8 +549,8 @@ class CostExplorerConnector(_AwsConnector):
             required=False,
         ),
     )
-    # Each request costs money (about $0.01): twice a day is plenty for a daily-granularity source.
-    default_interval_minutes = 720
+    # Each request costs money (about $0.01): four runs a day keep the ledger within hours of AWS.
+    default_interval_minutes = 360
     # CE revises a month until the bill is final, a few days into the next month: re-read ~40 days each run.
     default_lookback_days = 40
     default_backfill_days = 90

@@ -153,7 +153,7 @@ class OpenAIConnector(Connector):
         ),
     )
     secret_fields = (FieldSpec("api_key", "Admin key", help="sk-admin-…", secret=True),)
-    default_interval_minutes = 15
+    default_interval_minutes = 5  # token burn matters within minutes; one small page per API per run
     default_lookback_days = 3
     default_backfill_days = 90
 
