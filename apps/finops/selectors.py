@@ -306,8 +306,8 @@ def preset_range(preset: str, today: dt.date) -> tuple[dt.date, dt.date]:
         return today - dt.timedelta(days=29), today
     if preset == "last_90_days":
         return today - dt.timedelta(days=89), today
-    if preset == "last_12_months":
-        month = first_of_month.month - 11
+    if preset == "last_12_months":  # twelve whole months and the month so far, as cloud consoles count it
+        month = first_of_month.month - 12
         year = first_of_month.year + (month - 1) // 12
         return dt.date(year, (month - 1) % 12 + 1, 1), today
     return first_of_month, today

@@ -193,3 +193,23 @@ def test_i_executive_reads_the_explorer_without_any_action(new_page, shot):
     expect(page.get_by_text("Add a source")).to_have_count(0)
     expect(page.get_by_role("button", name=re.compile("Run|Test"))).to_have_count(0)
     shot(page, "sources-read-only")
+
+
+def test_j_the_demo_ledger_shows_twelve_months_of_harbor_spend(manager_page, shot):
+    """The demo's year of costs, booked through the connectors, is what the explorer shows."""
+    page = manager_page
+    page.goto("/c/harbor/finops/")
+    page.get_by_role("link", name="Last 12 months").click()
+    page.wait_for_url(re.compile(r"/c/harbor/finops/\?from="))
+    expect(page.locator("#explorer")).not_to_have_class(re.compile("is-loading"))
+    page.get_by_label("Group by").select_option("provider")  # HTMX redraws on each change
+    page.wait_for_url(re.compile(r"group=provider"))
+    expect(page.locator("#explorer")).not_to_have_class(re.compile("is-loading"))
+    page.get_by_label("Bars").select_option("month")
+    page.wait_for_url(re.compile(r"granularity=month"))
+    expect(page.locator("#explorer")).not_to_have_class(re.compile("is-loading"))
+    table = page.locator("table").first
+    expect(table).to_contain_text("Google Cloud")
+    expect(table).to_contain_text("Anthropic")
+    expect(page.locator(".js-plotly-plot")).to_be_visible()
+    shot(page, "harbor-last-12-months-by-provider")

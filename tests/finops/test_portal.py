@@ -595,7 +595,7 @@ def test_explorer_presets_and_granularity():
     assert preset_range("last_month", today) == (dt.date(2025, 12, 1), dt.date(2025, 12, 31))
     assert preset_range("last_30_days", today) == (dt.date(2025, 12, 17), today)
     assert preset_range("last_90_days", today) == (dt.date(2025, 10, 18), today)
-    assert preset_range("last_12_months", today) == (dt.date(2025, 2, 1), today)
+    assert preset_range("last_12_months", today) == (dt.date(2025, 1, 1), today)
     params = explorer_params({"preset": "last_12_months"}, today=today)
     assert params.query.granularity == "month" and params.query.end == dt.date(2026, 1, 16)
     params = explorer_params({"from": "2026-01-10", "to": "2026-01-01", "service": "S3"}, today=today)
