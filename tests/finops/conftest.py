@@ -1,4 +1,4 @@
-"""FinOps fixtures: the shared sample files, and sources inside alpha's schema."""
+"""FinOps fixtures: the real sample billing files, and sources inside alpha's schema."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-FOCUS_DATA = SHARED_DATA / "focus"
+# Unmodified copies of the public sample files (tests/finops/data/SOURCES.md), so the tests run in any clone.
+SAMPLE_DATA = Path(__file__).resolve().parent / "data"
+# The design folder's originals, beside the repository when it is checked out in the workspace.
+SHARED_FOCUS_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "focus"
 
 
 def shared_file(name: str) -> Path:
-    path = FOCUS_DATA / name
+    path = SAMPLE_DATA / name
     if not path.exists():
-        pytest.fail(f"shared sample file missing: {path}")
+        pytest.fail(f"sample file missing: {path}")
     return path
 
 

@@ -54,3 +54,12 @@ def test_explorer_totals_match_the_ledger(upload_source):
     assert result.totals == {c: v["effective_cost"] for c, v in ledger_totals().items()}
     by_service = cost_explorer(ExplorerQuery(start=dt.date(2024, 1, 1), end=dt.date(2025, 1, 1)))
     assert by_service.totals == result.totals and by_service.row_count == 1000
+
+
+def test_shared_copies_are_unchanged():
+    from .conftest import SAMPLE_DATA, SHARED_FOCUS_DATA
+
+    if not SHARED_FOCUS_DATA.exists():
+        pytest.skip("the design folder's sample data is not beside this checkout")
+    for copy in SAMPLE_DATA.glob("*.csv"):
+        assert copy.read_bytes() == (SHARED_FOCUS_DATA / copy.name).read_bytes(), copy.name
