@@ -45,8 +45,8 @@ class AccessMiddleware:
                 return response
             token = self._stamp_actor(request)
             tenant = getattr(request, "tenant", None)
-            if tenant is not None and tenant.schema_name != "public":
-                timezone.activate(tenant.time_zone)  # a client's pages show times in the client's zone
+            if tenant is not None and tenant.schema_name != "public" and not _is_api(request.path):
+                timezone.activate(tenant.time_zone)  # a client's pages show times in its zone; the API says UTC
             return self.get_response(request)
         finally:
             timezone.deactivate()

@@ -142,7 +142,12 @@ def extension_headers(headers: list[str], mapped: dict[str, str]) -> list[str]:
     """Every column no ledger field takes (x_ columns, FOCUS columns Keel has no field for, a provider's own
     extras): kept in x_extra under the file's header, so nothing a file carries is lost and exports give it back."""
     used = set(mapped.values())
-    return [h for h in headers if h not in used and h.strip()]
+    # A deprecated twin of a mapped column (ProviderName beside ServiceProviderName) is the ledger field's
+    # fallback, not an extra: storing it again in x_extra would double every 1.3 row.
+    twins = {
+        name.lower() for field in mapped for name in (COLUMN_BY_FIELD[field].focus, *COLUMN_BY_FIELD[field].aliases)
+    }
+    return [h for h in headers if h not in used and h.strip() and h.strip().lower() not in twins]
 
 
 def detect_version(headers: list[str]) -> str:

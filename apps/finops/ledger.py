@@ -13,16 +13,14 @@ Scopes: a pull replaces a charge-period window ([start, end) in UTC); a file or 
 (billing account, billing period) pairs it contains, so a month-to-date file is superseded by the next one.
 
 How a load stays fast (bench/ingest_focus.py times a 1,000,000-row file against a plain COPY):
-- the raw table is a temporary table (no WAL), created in the COPY's own subtransaction so the COPY can
-  FREEZE its rows (the INSERT that reads them then dirties no page to set hint bits); no row-number column:
-  error messages number rows by their physical order, which for a table filled by one COPY is the file's;
+- the raw table is a temporary table (no WAL, no shared buffers) without a row-number column (no sequence
+  call per row): error messages number rows by their physical order, which for a table filled by one COPY
+  is the file's order;
 - one pass over the new rows: the INSERT … SELECT returns what it wrote into an aggregate (GROUPING SETS), which
   gives the checks, the totals per currency and the (billing account, billing period) pairs to replace, so the
   ledger is never re-read by run; the DELETE of the replaced rows takes those pairs as an array;
-- the ledger's two foreign keys would queue one deferred check per row and key (2,000,000 look-ups at COMMIT
-  for a million rows): where the database role may set session_replication_role, the bulk statement runs
-  with it set to `replica` after taking, once, the very locks those checks take (KEY SHARE on the source
-  and the run rows) — the same guarantee for two look-ups; everything after it runs with the triggers on;
+- the ledger's run column is not a database foreign key (each row would queue a deferred check at COMMIT,
+  a million look-ups of the same run row); the ledger only ever writes the run it has just created;
 - SET LOCAL for the load transaction only: synchronous_commit off (the commit does not wait for the WAL
   flush: a crash can lose the last load, never half of it, and the run is marked succeeded by a later,
   durable commit), work_mem for the aggregate, jit off (compiling the 60-column expression costs more
@@ -44,7 +42,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from django.db import DataError, IntegrityError, OperationalError, connection, transaction
+import psycopg
+from django.db import DataError, IntegrityError, connection, transaction
 from psycopg.types.json import Jsonb
 
 from .focus import (
@@ -119,9 +118,11 @@ def _qi(name: str) -> str:
 def _begin(cur) -> None:
     # Transaction-local: timestamps without an offset are UTC, as FOCUS says they are; the commit of a bulk
     # load does not wait for its WAL flush; enough memory for the one-pass aggregate; no JIT compilation.
+    # Dates that are not ISO 8601 (the FOCUS spec's own examples write 5/1/25) read month first, whatever the
+    # server's DateStyle.
     cur.execute(
-        "SET LOCAL TIME ZONE 'UTC'; SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB'; "
-        "SET LOCAL jit = off"
+        "SET LOCAL TIME ZONE 'UTC'; SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL synchronous_commit = off; "
+        "SET LOCAL work_mem = '64MB'; SET LOCAL jit = off"
     )
 
 
@@ -131,32 +132,13 @@ RUN_TABLE = CostRecord._meta.get_field("run").related_model._meta.db_table
 
 @contextmanager
 def _bulk_insert(cur, *, source_id: int, run_id: int):
-    """Around one bulk statement into the ledger: skip the per-row foreign-key triggers when allowed.
-
-    The ledger's keys (source, run) are DEFERRABLE INITIALLY DEFERRED: each inserted row queues two checks,
-    each an index look-up plus a KEY SHARE lock on the referenced row, all run at COMMIT. Every row of a load
-    references the same source and run, so taking those two locks once here (and seeing both rows exist)
-    guarantees what the million checks would; with session_replication_role = replica the triggers are not
-    queued. Without the privilege, or if either row is missing, the triggers run as usual. Use inside a
-    savepoint: on error its rollback restores the setting."""
-    cur.execute(
-        "SELECT has_parameter_privilege('session_replication_role', 'SET'), "
-        "current_setting('session_replication_role') = 'origin'"
-    )
-    allowed, origin = cur.fetchone()
-    bypass = False
-    if allowed and origin:
-        cur.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM {SOURCE_TABLE} s, {RUN_TABLE} r "  # noqa: S608
-            "WHERE s.id = %s AND r.id = %s FOR KEY SHARE) locked",
-            [source_id, run_id],
-        )
-        bypass = cur.fetchone()[0] == 1
-    if bypass:
-        cur.execute("SET LOCAL session_replication_role = replica")
+    """Around one bulk statement into the ledger: the source must exist for the whole load (it is locked
+    against deletion once, here); the run is not a database-level key (see CostRecord.run), so a million rows
+    queue one foreign-key check each, not two."""
+    cur.execute(f"SELECT 1 FROM {SOURCE_TABLE} WHERE id = %s FOR KEY SHARE", [source_id])  # noqa: S608
+    if cur.fetchone() is None:
+        raise LedgerError("The billing source was removed while this load was running.")
     yield
-    if bypass:
-        cur.execute("SET LOCAL session_replication_role = origin")
 
 
 @dataclass
@@ -293,7 +275,8 @@ def load_rows(*, source_id: int, run_id: int, rows: Iterable[dict], scope, dry_r
                         copy.write_row(
                             [source_id, run_id, *(_copy_value(t, v) for t, v in zip(types, values, strict=True))]
                         )
-            except (IntegrityError, DataError) as exc:  # e.g. a row without a charge period end
+            except (IntegrityError, DataError, psycopg.IntegrityError, psycopg.DataError) as exc:
+                # e.g. a row without a charge period end (COPY's errors come from psycopg, unwrapped by Django)
                 raise LedgerError(f"A row cannot be booked: {str(exc).splitlines()[0]}") from exc
             params: list = []
             outside = _outside_sql(scope, params)
@@ -383,14 +366,22 @@ def _gzip_reason(exc: BaseException) -> str:
     return str(exc)
 
 
-def _column_expr(column_type: str, raw: str | None) -> str:
+# NUMERIC fields cast straight to their column's type: one input call per value, no second coercion.
+_NUMERIC_SQL = {
+    c.field: "numeric({0.max_digits},{0.decimal_places})".format(CostRecord._meta.get_field(c.field))
+    for c in LEDGER_COLUMNS
+    if c.type == NUMERIC
+}
+
+
+def _column_expr(column_type: str, raw: str | None, numeric: str = "numeric") -> str:
     if raw is None:
         return {TEXT: "''", JSON: "'{}'::jsonb"}.get(column_type, "NULL")
     if column_type == TEXT:  # 'NULL' and NULL become '' ('' stays '')
         return f"COALESCE(NULLIF({raw}, 'NULL'), '')"
     value = f"NULLIF(NULLIF({raw}, 'NULL'), '')"
     if column_type == NUMERIC:
-        return f"{value}::numeric"
+        return f"{value}::{numeric}"
     if column_type == BIGINT:
         return f"{value}::numeric::bigint"
     if column_type == TIMESTAMP:
@@ -405,7 +396,7 @@ def _file_select(mapped: dict[str, str], positions: dict[str, int], extensions: 
         header = mapped.get(field_name)
         return None if header is None else f"c{positions[header]}"
 
-    exprs = {c.field: _column_expr(c.type, raw(c.field)) for c in LEDGER_COLUMNS}
+    exprs = {c.field: _column_expr(c.type, raw(c.field), _NUMERIC_SQL.get(c.field, "numeric")) for c in LEDGER_COLUMNS}
     # 1.3 files carry both ServiceProviderName and ProviderName; prefer the former, fall back to the latter.
     if "provider_name" in mapped and mapped["provider_name"].lower() == "serviceprovidername":
         legacy = next((h for h in positions if h.lower() == "providername"), None)
@@ -468,24 +459,14 @@ def _create_raw_table(cur, count: int) -> None:
 
 
 def _stage_file(cur, fh, delimiter: str, count: int) -> int:
-    """Create the raw table and COPY the file into it, in one subtransaction (so the COPY may FREEZE); rows
-    copied. PostgreSQL refuses FREEZE when the transaction holds an older snapshot or an open cursor: the
-    refusal comes before any data is sent, and the COPY is then made without it."""
-    try:
-        with transaction.atomic():
-            _create_raw_table(cur, count)
-            return _copy_file(cur, fh, delimiter, count, freeze=True)
-    except OperationalError as exc:
-        if getattr(exc.__cause__, "sqlstate", None) != "55000":  # object_not_in_prerequisite_state
-            raise
-    with transaction.atomic():
-        _create_raw_table(cur, count)
-        return _copy_file(cur, fh, delimiter, count, freeze=False)
+    """Create the raw table and COPY the file into it; rows copied."""
+    _create_raw_table(cur, count)
+    return _copy_file(cur, fh, delimiter, count)
 
 
-def _copy_file(cur, fh, delimiter: str, count: int, *, freeze: bool = False) -> int:
+def _copy_file(cur, fh, delimiter: str, count: int) -> int:
     """Stream the file into the raw table; rows copied."""
-    options = f"FORMAT csv, DELIMITER {_sql_literal(delimiter)}, ENCODING 'UTF8'" + (", FREEZE" if freeze else "")
+    options = f"FORMAT csv, DELIMITER {_sql_literal(delimiter)}, ENCODING 'UTF8'"
     with cur.copy(f"COPY {RAW_TABLE} ({', '.join(_raw_columns(count))}) FROM STDIN WITH ({options})") as copy:
         while True:
             try:
@@ -582,10 +563,11 @@ def load_focus_file(
             with _open_text_bytes(path, info["format"]) as fh:
                 _read_header(fh)  # skip it
                 try:
-                    copied = _stage_file(cur, fh, delimiter, len(headers))
+                    with transaction.atomic():
+                        copied = _stage_file(cur, fh, delimiter, len(headers))
                 except LedgerError:
                     raise
-                except DataError as exc:
+                except (DataError, psycopg.DataError) as exc:  # COPY's errors come from psycopg, unwrapped
                     raise LedgerError(_translate_copy_error(exc)) from exc
             if copied == 0:
                 raise LedgerError("The file has a header but no rows.")

@@ -142,8 +142,13 @@ class CostRecord(models.Model):
         ACTUAL = "actual", "Actual (provider's bill)"
         ESTIMATE = "estimate", "Estimate (priced from the catalog or not final)"
 
-    source = models.ForeignKey(BillingSource, on_delete=models.CASCADE, related_name="+")
-    run = models.ForeignKey(IngestionRun, on_delete=models.SET_NULL, null=True, related_name="+")
+    # Both keys are covered by the composite indexes below, so neither gets an index of its own. The run is
+    # bookkeeping, not a constraint: rows are only written by the ledger with the run it has just created,
+    # and a database check per inserted row would be a million look-ups of that one run (see ledger.py).
+    source = models.ForeignKey(BillingSource, on_delete=models.CASCADE, related_name="+", db_index=False)
+    run = models.ForeignKey(
+        IngestionRun, on_delete=models.DO_NOTHING, null=True, related_name="+", db_index=False, db_constraint=False
+    )
 
     billing_account_id = models.CharField(max_length=200, blank=True)
     billing_account_name = models.CharField(max_length=300, blank=True)
