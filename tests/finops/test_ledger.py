@@ -476,7 +476,6 @@ def test_a_dry_run_books_nothing_and_says_what_it_would_do(booked, tmp_path):
 # --- how it is made fast -----------------------------------------------------------------------------------
 
 
-
 def _statements(callable_):
     seen: list[str] = []
 
