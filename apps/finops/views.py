@@ -18,12 +18,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404
@@ -74,6 +72,7 @@ from .services import (
     focus_upload_commit,
     focus_upload_preview,
 )
+from .uploads import SizeLimitHandler, announced_too_big, upload_max_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +92,7 @@ SOURCE_RUNS_SHOWN = 20
 
 SIGNING_SALT = "keel.finops.upload"
 UPLOAD_MAX_AGE = 24 * 3600  # seconds a previewed file may wait for its import
-DEFAULT_UPLOAD_MAX_BYTES = 500 * 1024 * 1024
 FORMAT_LABELS = {"csv": "CSV", "csv.gz": "gzip-compressed CSV", "parquet": "Parquet"}
-MULTIPART_SLACK = 1024 * 1024  # a request may be this much bigger than the file (form fields, boundaries)
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -474,30 +471,8 @@ def run_detail(request, pk):
 # --- FOCUS file upload ------------------------------------------------------------------------------------
 
 
-def upload_max_bytes() -> int:
-    return int(getattr(settings, "KEEL_FOCUS_UPLOAD_MAX_BYTES", DEFAULT_UPLOAD_MAX_BYTES))
-
-
 def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:,.0f} MB" if size >= 1024 * 1024 else f"{size / 1024:,.0f} KB"
-
-
-class _SizeLimitHandler(FileUploadHandler):
-    """Stops reading an upload the moment it passes the limit (also when the request has no Content-Length)."""
-
-    def __init__(self, request, limit: int):
-        super().__init__(request)
-        self.limit = limit
-        self.exceeded = False
-
-    def receive_data_chunk(self, raw_data, start):
-        if start + len(raw_data) > self.limit:
-            self.exceeded = True
-            raise StopUpload(connection_reset=True)
-        return raw_data
-
-    def file_complete(self, file_size):
-        return None
 
 
 def _too_big(limit: int) -> str:
@@ -527,21 +502,17 @@ def upload(request):
     """The upload form. A request announcing more than the limit is refused before its body is read."""
     limit = upload_max_bytes()
     if request.method == "POST":
-        try:
-            announced = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            announced = 0
-        if announced > limit + MULTIPART_SLACK:
+        if announced_too_big(request, limit):
             form = UploadForm(max_mb=limit // 1024 // 1024)
             return _upload_page(request, form=form, refused=_too_big(limit), status=413)
-        handler = _SizeLimitHandler(request, limit)
+        handler = SizeLimitHandler(request, limit)
         request.upload_handlers.insert(0, handler)
         return upload_receive(request, handler)
     return _upload_page(request, form=UploadForm(max_mb=limit // 1024 // 1024))
 
 
 @csrf_protect
-def upload_receive(request, handler: _SizeLimitHandler):
+def upload_receive(request, handler: SizeLimitHandler):
     limit = upload_max_bytes()
     max_mb = limit // 1024 // 1024
     form = UploadForm(request.POST, request.FILES, max_mb=max_mb)

@@ -205,3 +205,18 @@ def test_kinds_describe_what_a_create_needs(client, reader):
     kinds = {k["kind"]: k for k in client.get(f"{BASE}billing-sources/kinds/", **reader).json()}
     assert "focus_upload" not in kinds and "usage_events" not in kinds
     assert [s["name"] for s in kinds["openai"]["secrets"]] == ["api_key"]
+
+
+def test_a_chunked_upload_past_the_limit_is_stopped_mid_stream(client, writer, settings, tmp_path):
+    settings.KEEL_FOCUS_UPLOAD_MAX_BYTES = 1024
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"BilledCost\n" + b"1\n" * 5000)
+    with open(big, "rb") as fh:
+        answer = client.post(f"{BASE}focus-uploads", {"file": fh}, **writer)
+    assert answer.status_code == 413 and answer["Content-Type"] == "application/problem+json"
+
+
+def test_a_disabled_source_is_not_run(client, writer):
+    source_id = _create(client, writer, enabled=False).json()["id"]
+    answer = client.post(f"{BASE}billing-sources/{source_id}/run/", **writer)
+    assert answer.status_code == 400 and "disabled" in json.dumps(answer.json())

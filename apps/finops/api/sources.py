@@ -9,7 +9,6 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from django.conf import settings as django_settings
 from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -36,6 +35,7 @@ from ..services import (
     focus_upload_commit,
     focus_upload_preview,
 )
+from ..uploads import SizeLimitHandler, announced_too_big, upload_max_bytes
 
 TRUE = {"1", "true", "yes", "on"}
 USER_KINDS = [k for k in SourceKind.values if k not in (SourceKind.FOCUS_UPLOAD, SourceKind.USAGE_EVENTS)]
@@ -216,6 +216,8 @@ class BillingSourceViewSet(viewsets.ModelViewSet):
         source = self.get_object()
         if not source.is_pull:
             raise ValidationError({"source": "Upload sources are booked when a file is uploaded; nothing to run."})
+        if not source.enabled:
+            raise ValidationError({"enabled": "The source is disabled: enable it before running it."})
         ingest_source_task.delay(source.pk, IngestionRun.Trigger.MANUAL)
         return Response({"queued": True, "source": source.pk}, status=status.HTTP_202_ACCEPTED)
 
@@ -409,15 +411,20 @@ class FocusUploadView(APIView):
         },
         examples=[OpenApiExample("Preview", value=UPLOAD_PREVIEW_EXAMPLE, response_only=True, status_codes=["200"])],
     )
+    def initial(self, request, *args, **kwargs):
+        # Before authentication: a session's CSRF check would otherwise read (and spool) the whole body first.
+        limit = upload_max_bytes()
+        if announced_too_big(request, limit):
+            raise TooLarge(f"The upload is larger than {limit / 1e6:,.0f} MB, the most Keel takes in one file.")
+        self.size_limit = SizeLimitHandler(request._request, limit)
+        request._request.upload_handlers.insert(0, self.size_limit)  # also stops a chunked body mid-stream
+        super().initial(request, *args, **kwargs)
+
     def post(self, request):
-        limit = int(getattr(django_settings, "KEEL_FOCUS_UPLOAD_MAX_BYTES", 500 * 1024 * 1024))
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            declared = 0
-        if declared > limit:  # refused before a byte of the body is read
-            raise TooLarge(f"The upload is {declared / 1e6:,.0f} MB; the limit is {limit / 1e6:,.0f} MB.")
+        limit = upload_max_bytes()
         body = FocusUploadSerializer(data=request.data)
+        if self.size_limit.exceeded:
+            raise TooLarge(f"The upload is larger than {limit / 1e6:,.0f} MB, the most Keel takes in one file.")
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
         if upload.size > limit:
