@@ -33,7 +33,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/keel_bench_ingest"
@@ -50,50 +49,7 @@ COPY_CHUNK = 1024 * 1024
 # --- the database ---------------------------------------------------------------------------------------
 
 
-def _database_name() -> str:
-    return unquote(urlsplit(BENCH_URL).path.lstrip("/"))
-
-
-def _admin_url() -> str:
-    parts = urlsplit(BENCH_URL)
-    scheme = "postgresql" if parts.scheme in ("postgres", "postgresql", "pgsql") else parts.scheme
-    return urlunsplit((scheme, parts.netloc, "/postgres", parts.query, ""))
-
-
-def _admin(sql: str, params: list | None = None):
-    import psycopg
-
-    with psycopg.connect(_admin_url(), autocommit=True) as conn:
-        cur = conn.execute(sql, params)
-        return cur.fetchall() if cur.description else None
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def prepare_database() -> None:
-    name = _database_name()
-    exists = _admin("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-    if exists and "bench" not in name:
-        sys.exit(
-            f"Refusing to benchmark in the existing database {name!r}: point DATABASE_URL at a new database "
-            "(it is created) or at one whose name contains 'bench'."
-        )
-    if exists:
-        print(f"Recreating the benchmark database {name}", flush=True)
-        _admin(f"DROP DATABASE {_quoted(name)} WITH (FORCE)")
-    else:
-        print(f"Creating the benchmark database {name}", flush=True)
-    _admin(f"CREATE DATABASE {_quoted(name)}")
-
-
-def drop_database() -> None:
-    from django.db import connections
-
-    connections.close_all()
-    _admin(f"DROP DATABASE IF EXISTS {_quoted(_database_name())} WITH (FORCE)")
-
+from benchdb import database_name, drop_database, prepare_database  # noqa: E402
 
 # --- the file -------------------------------------------------------------------------------------------
 
@@ -494,7 +450,7 @@ def main() -> None:
             print(f"figure keel_replace_seconds {figures['keel_replace_seconds']:.2f} s")
     finally:
         if args.keep:
-            print(f"Kept the benchmark database {_database_name()} and {path}")
+            print(f"Kept the benchmark database {database_name()} and {path}")
         else:
             drop_database()
             shutil.rmtree(workdir, ignore_errors=True)

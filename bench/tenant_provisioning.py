@@ -22,7 +22,6 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/keel_bench"
@@ -34,49 +33,7 @@ os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 os.environ.setdefault("KEEL_CELERY_EAGER", "1")
 
 
-def _database_name() -> str:
-    return unquote(urlsplit(BENCH_URL).path.lstrip("/"))
-
-
-def _admin_url() -> str:
-    parts = urlsplit(BENCH_URL)
-    scheme = "postgresql" if parts.scheme in ("postgres", "postgresql", "pgsql") else parts.scheme
-    return urlunsplit((scheme, parts.netloc, "/postgres", parts.query, ""))
-
-
-def _admin(sql: str, params: list | None = None):
-    import psycopg
-
-    with psycopg.connect(_admin_url(), autocommit=True) as conn:
-        cur = conn.execute(sql, params)
-        return cur.fetchall() if cur.description else None
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def prepare_database() -> None:
-    name = _database_name()
-    exists = _admin("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-    if exists and "bench" not in name:
-        sys.exit(
-            f"Refusing to benchmark in the existing database {name!r}: point DATABASE_URL at a new database "
-            "(it is created) or at one whose name contains 'bench'."
-        )
-    if exists:
-        print(f"Recreating the benchmark database {name}", flush=True)
-        _admin(f"DROP DATABASE {_quoted(name)} WITH (FORCE)")
-    else:
-        print(f"Creating the benchmark database {name}", flush=True)
-    _admin(f"CREATE DATABASE {_quoted(name)}")
-
-
-def drop_database() -> None:
-    from django.db import connections
-
-    connections.close_all()
-    _admin(f"DROP DATABASE IF EXISTS {_quoted(_database_name())} WITH (FORCE)")
+from benchdb import database_name, drop_database, prepare_database  # noqa: E402
 
 
 def profile_one_creation(create) -> None:
@@ -148,7 +105,7 @@ def main() -> None:
             print(f"figure {name} {value:.2f} s")
     finally:
         if args.keep:
-            print(f"Kept the benchmark database {_database_name()}")
+            print(f"Kept the benchmark database {database_name()}")
         else:
             drop_database()
 
