@@ -168,6 +168,13 @@ UPLOAD_PREVIEW_EXAMPLE = {
 # --- views ------------------------------------------------------------------------------------------------
 
 
+def _too_large(limit: int) -> str:
+    return (
+        f"The upload is larger than the limit of {limit // (1024 * 1024):,} MB for one file. Split it by billing "
+        "period or account (each file replaces only what it contains), or compress it with gzip."
+    )
+
+
 class TooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The file is larger than this endpoint accepts."
@@ -398,6 +405,7 @@ class FocusUploadView(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
     write_capability = Cap.EDIT
+    serializer_class = FocusUploadSerializer  # for the schema generator; post() validates with it too
 
     @extend_schema(
         operation_id="focus_upload",
@@ -415,7 +423,7 @@ class FocusUploadView(APIView):
         # Before authentication: a session's CSRF check would otherwise read (and spool) the whole body first.
         limit = upload_max_bytes()
         if announced_too_big(request, limit):
-            raise TooLarge(f"The upload is larger than {limit / 1e6:,.0f} MB, the most Keel takes in one file.")
+            raise TooLarge(_too_large(limit))
         self.size_limit = SizeLimitHandler(request._request, limit)
         request._request.upload_handlers.insert(0, self.size_limit)  # also stops a chunked body mid-stream
         super().initial(request, *args, **kwargs)
@@ -424,11 +432,11 @@ class FocusUploadView(APIView):
         limit = upload_max_bytes()
         body = FocusUploadSerializer(data=request.data)
         if self.size_limit.exceeded:
-            raise TooLarge(f"The upload is larger than {limit / 1e6:,.0f} MB, the most Keel takes in one file.")
+            raise TooLarge(_too_large(limit))
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
         if upload.size > limit:
-            raise TooLarge(f"The file is {upload.size / 1e6:,.0f} MB; the limit is {limit / 1e6:,.0f} MB.")
+            raise TooLarge(_too_large(limit))
         defaults = {k: body.validated_data.get(k, "") for k in DEFAULTABLE_FIELDS if body.validated_data.get(k)}
         filename = (body.validated_data.get("filename") or upload.name or "upload")[:200]
         with tempfile.TemporaryDirectory(prefix="keel-focus-") as folder:
