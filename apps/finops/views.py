@@ -19,11 +19,9 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core import signing
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db import connection
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -35,6 +33,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.roles import Cap
 from apps.core.permissions import capability_required
+from apps.core.uploads import pending_upload, pending_upload_token
 
 from .connectors import CONNECTORS, connector_for
 from .connectors.base import Connector
@@ -530,20 +529,11 @@ def upload_receive(request, handler: SizeLimitHandler):
 
 
 def _sign(name: str, filename: str) -> str:
-    return signing.dumps({"name": name, "schema": connection.schema_name, "filename": filename}, salt=SIGNING_SALT)
+    return pending_upload_token(name=name, filename=filename, salt=SIGNING_SALT)
 
 
 def _unsign(token: str) -> dict | None:
-    try:
-        payload = signing.loads(token or "", salt=SIGNING_SALT, max_age=UPLOAD_MAX_AGE)
-    except signing.BadSignature:
-        return None
-    name = str(payload.get("name", ""))
-    if payload.get("schema") != connection.schema_name or not name.startswith(f"{UPLOAD_DIR}/") or ".." in name:
-        return None
-    if not default_storage.exists(name):
-        return None
-    return payload
+    return pending_upload(token, salt=SIGNING_SALT, folder=UPLOAD_DIR, max_age=UPLOAD_MAX_AGE)
 
 
 @contextlib.contextmanager

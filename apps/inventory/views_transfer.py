@@ -13,7 +13,6 @@ import secrets
 
 from django import forms
 from django.contrib import messages
-from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
@@ -25,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.roles import Cap
 from apps.core.permissions import capability_required
+from apps.core.uploads import pending_upload, pending_upload_token
 
 from .aibom import MEDIA_TYPE, ai_bom_document
 from .models import AssetKind
@@ -80,20 +80,11 @@ def _columns_table() -> list[dict]:
 
 
 def _sign(name: str, filename: str) -> str:
-    return signing.dumps({"name": name, "schema": connection.schema_name, "filename": filename}, salt=SIGNING_SALT)
+    return pending_upload_token(name=name, filename=filename, salt=SIGNING_SALT)
 
 
 def _unsign(token: str) -> dict | None:
-    try:
-        payload = signing.loads(token or "", salt=SIGNING_SALT, max_age=UPLOAD_MAX_AGE)
-    except signing.BadSignature:
-        return None
-    name = str(payload.get("name", ""))
-    if payload.get("schema") != connection.schema_name or not name.startswith(f"{UPLOAD_DIR}/"):
-        return None
-    if not default_storage.exists(name):
-        return None
-    return payload
+    return pending_upload(token, salt=SIGNING_SALT, folder=UPLOAD_DIR, max_age=UPLOAD_MAX_AGE)
 
 
 def _read(name: str) -> bytes:
