@@ -1422,9 +1422,18 @@ GCP_RESOURCE_NAMES = {
 
 
 def _bq_float(amount: Decimal) -> float:
-    # BigQuery returns FLOAT64 columns as Python floats; the connector reads them back through repr, so a
-    # value with at most 15 significant digits arrives as exactly this decimal.
+    """BigQuery's FLOAT64 as its client returns it: a Python float. The stand-in hands the connector the
+    provider's real type so the demo runs the float → Decimal path (focus.to_decimal, through repr). Usage
+    quantities (byte-seconds…) lose digits there exactly as they do in a real export."""
     return float(amount)
+
+
+def _bq_money(amount: Decimal) -> float:
+    """A cost as FLOAT64, checked to come back as exactly this Decimal, so the demo ledger loses no cent."""
+    value = _bq_float(amount)
+    if Decimal(repr(value)) != amount:
+        raise ValueError(f"{amount} does not survive BigQuery's FLOAT64; round it to fewer digits")
+    return value
 
 
 def harbor_gcp_rows(today: dt.date) -> list[dict]:
@@ -1445,7 +1454,7 @@ def harbor_gcp_rows(today: dt.date) -> list[dict]:
                 credits.append(
                     {
                         "name": "Sustained Usage Discount",
-                        "amount": _bq_float((cost * how.credit).quantize(Decimal("0.000001"))),
+                        "amount": _bq_money((cost * how.credit).quantize(Decimal("0.000001"))),
                         "full_name": f"Sustained Usage Discount for {sku}",
                         "id": f"sustained_usage_discount-{short_hash(sku, length=8)}",
                         "type": "SUSTAINED_USAGE_DISCOUNT",
@@ -1474,7 +1483,7 @@ def harbor_gcp_rows(today: dt.date) -> list[dict]:
                         "zone": None,
                     },
                     "export_time": end + dt.timedelta(hours=5),
-                    "cost": _bq_float(cost),
+                    "cost": _bq_money(cost),
                     "currency": "USD",
                     "currency_conversion_rate": 1.0,
                     "usage": {
@@ -1487,7 +1496,7 @@ def harbor_gcp_rows(today: dt.date) -> list[dict]:
                     "invoice": {"month": f"{day:%Y%m}"},
                     "cost_type": "regular",
                     "adjustment_info": None,
-                    "cost_at_list": _bq_float(cost),
+                    "cost_at_list": _bq_money(cost),
                     "resource": {
                         "name": resource.rsplit("/", 1)[-1] or None,
                         "global_name": GCP_RESOURCE_NAMES[service].format(

@@ -13,6 +13,7 @@ Errors a connector raises, and what Keel does with them:
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -89,7 +90,7 @@ class ConnectionResult:
     message: str
 
 
-class Connector:
+class Connector(ABC):
     """Base class. Subclasses set the class attributes and implement test_connection and fetch.
 
     `client_factory` is the seam tests use: a callable (source) -> provider client (a boto3 client with a
@@ -125,8 +126,10 @@ class Connector:
         """Errors by setting name for values the provider would refuse (formats, ranges); {} when fine."""
         return {}
 
+    @abstractmethod
     def test_connection(self, source, secrets: dict) -> ConnectionResult:
-        raise NotImplementedError
+        """Ask the provider, cheaply, whether the credentials and settings work."""
 
+    @abstractmethod
     def fetch(self, source, secrets: dict, window: Window) -> FetchResult:
-        raise NotImplementedError
+        """Read the window from the provider and map it to ledger rows (or FOCUS files to load)."""

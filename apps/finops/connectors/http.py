@@ -454,9 +454,43 @@ def too_precise(amount: Decimal) -> bool:
 
 
 def cost_and_usage_result(
-    cost_rows: list, usage, usage_row, *, provider: str, priceable, pages: tuple[int, int], requests_made: int, notes
+    cost_rows: list,
+    usage,
+    *,
+    provider: str,
+    priceable,
+    account_id: str,
+    account_name: str,
+    usage_description: str,
+    usage_token_types: dict[str, str],
+    sub_account_name: Callable[[str], str] = lambda _id: "",
+    pages: tuple[int, int],
+    requests_made: int,
+    notes,
 ) -> FetchResult:
-    """The fetch result both LLM connectors return: cost rows with their tokens attached, list-priced."""
+    """The fetch result both LLM connectors return: cost rows with their tokens attached, list-priced; tokens
+    no cost row can take go on zero-cost usage rows (never priced here: money comes from the cost API)."""
+    currencies = {row["billing_currency"] for _, row in cost_rows}
+    usage_currency = currencies.pop() if len(currencies) == 1 else "USD"
+
+    def usage_row(group: UsageGroup, meter: str) -> dict:
+        return llm_row(
+            provider,
+            start=group.start,
+            end=group.end,
+            amount=Decimal(0),
+            currency=usage_currency,
+            billing_account_id=account_id,
+            billing_account_name=account_name,
+            sub_account_id=group.sub_account_id,
+            sub_account_name=sub_account_name(group.sub_account_id),
+            description=usage_description,
+            sku_meter=meter,
+            model=group.model,
+            token_type=usage_token_types.get(meter, ""),
+            extra={"x_UsageOnly": True},
+        )
+
     rows, stats = attach_usage(cost_rows, usage, usage_row)
     priced = apply_list_prices(rows, provider, priceable=priceable)
     return FetchResult(

@@ -230,33 +230,16 @@ class OpenAIConnector(Connector):
         notes: list[str] = []
         account_id = (source.settings or {}).get("organisation") or "openai"
         cost_rows = self._cost_rows(cost_pages, window, account_id, source.name, notes)
-        currencies = {row["billing_currency"] for _, row in cost_rows}
-        usage_currency = currencies.pop() if len(currencies) == 1 else "USD"
         usage = self._usage_groups(usage_pages, window, notes)
-
-        def usage_row(group: http.UsageGroup, meter: str) -> dict:
-            return http.llm_row(
-                PROVIDER,
-                start=group.start,
-                end=group.end,
-                amount=Decimal(0),
-                currency=usage_currency,
-                billing_account_id=account_id,
-                billing_account_name=source.name,
-                sub_account_id=group.sub_account_id,
-                description="Tokens reported by the OpenAI usage API (no money: cost comes from the costs API).",
-                sku_meter=meter,
-                model=group.model,
-                token_type=USAGE_TOKEN_TYPES.get(meter, ""),
-                extra={"x_UsageOnly": True},
-            )
-
         return http.cost_and_usage_result(
             cost_rows,
             usage,
-            usage_row,
             provider=PROVIDER,
             priceable=_standard_rate,
+            account_id=account_id,
+            account_name=source.name,
+            usage_description="Tokens reported by the OpenAI usage API (no money: cost comes from the costs API).",
+            usage_token_types=USAGE_TOKEN_TYPES,
             pages=(len(cost_pages), len(usage_pages)),
             requests_made=requests_made,
             notes=notes,
