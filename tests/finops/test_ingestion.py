@@ -27,7 +27,6 @@ from apps.finops.connectors.base import (
     Throttled,
     Window,
 )
-from apps.finops.focus import day_bounds, ledger_row, month_bounds
 from apps.finops.models import BillingSource, CostRecord, IngestionRun
 from apps.finops.selectors import ledger_totals
 from apps.finops.services import (
@@ -38,6 +37,8 @@ from apps.finops.services import (
     run_window,
 )
 from apps.finops.tasks import dispatch_due_sources_task
+
+from .conftest import openai_day_row
 
 DAY = dt.date(2026, 11, 10)
 
@@ -69,22 +70,7 @@ class ScriptedConnector(Connector):
 
 
 def _row(day: dt.date, amount: str) -> dict:
-    start, end = day_bounds(day)
-    period_start, period_end = month_bounds(start)
-    return ledger_row(
-        billing_account_id="org-1",
-        billing_currency="USD",
-        billing_period_start=period_start,
-        billing_period_end=period_end,
-        charge_period_start=start,
-        charge_period_end=end,
-        charge_category="Usage",
-        billed_cost=Decimal(amount),
-        effective_cost=Decimal(amount),
-        provider_name="OpenAI",
-        service_name="OpenAI API",
-        service_category="AI and Machine Learning",
-    )
+    return openai_day_row(day, amount)
 
 
 @pytest.fixture

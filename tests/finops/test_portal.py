@@ -27,7 +27,7 @@ from apps.finops.connectors.base import (
     FetchResult,
     FieldSpec,
 )
-from apps.finops.focus import day_bounds, ledger_row, month_bounds
+from apps.finops.focus import day_bounds
 from apps.finops.ledger import sum_file_independently
 from apps.finops.models import BillingSource, CostRecord, IngestionRun
 from apps.finops.selectors import (
@@ -42,7 +42,7 @@ from apps.finops.services import billing_source_save, focus_upload_commit, sourc
 from apps.finops.views import UPLOAD_DIR
 from tests.conftest import make_user
 
-from .conftest import shared_file
+from .conftest import openai_day_row, shared_file
 
 BASE = "/c/alpha/finops/"
 SECRET = "sk-admin-PORTAL-very-secret-7788"
@@ -73,22 +73,7 @@ class PortalConnector(Connector):
 
 
 def _row(day: str, amount: str) -> dict:
-    start, end = day_bounds(dt.date.fromisoformat(day))
-    period_start, period_end = month_bounds(start)
-    return ledger_row(
-        billing_account_id="org-1",
-        billing_currency="USD",
-        billing_period_start=period_start,
-        billing_period_end=period_end,
-        charge_period_start=start,
-        charge_period_end=end,
-        charge_category="Usage",
-        billed_cost=Decimal(amount),
-        effective_cost=Decimal(amount),
-        provider_name="OpenAI",
-        service_name="OpenAI API",
-        service_category="AI and Machine Learning",
-    )
+    return openai_day_row(day, amount)
 
 
 @pytest.fixture

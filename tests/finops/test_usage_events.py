@@ -17,7 +17,7 @@ from apps.accounts.roles import Role
 from apps.catalog.services import catalog_load_bundled
 from apps.finops import connectors
 from apps.finops.connectors.base import ConnectionResult, Connector, FetchResult, FieldSpec, Window
-from apps.finops.focus import day_bounds, ledger_row, month_bounds
+from apps.finops.focus import day_bounds, month_bounds
 from apps.finops.models import BillingSource, CostRecord, IngestionRun, UsageEvent, UsageReconciliation
 from apps.finops.services import billing_source_save, ingestion_run_execute, usage_events_source
 from apps.finops.usage import (
@@ -28,6 +28,7 @@ from apps.finops.usage import (
     usage_ledger_rows,
 )
 from tests.conftest import auth_header, make_user
+from tests.finops.conftest import openai_day_row
 
 URL = "/c/alpha/api/v1/usage-events"
 PROBLEM = "application/problem+json"
@@ -499,22 +500,7 @@ class BillConnector(Connector):
 
 
 def _bill_row(day: dt.date, amount: str) -> dict:
-    start, end = day_bounds(day)
-    return ledger_row(
-        billing_account_id="org-1",
-        billing_currency="USD",
-        billing_period_start=month_bounds(start)[0],
-        billing_period_end=month_bounds(start)[1],
-        charge_period_start=start,
-        charge_period_end=end,
-        charge_category="Usage",
-        billed_cost=Decimal(amount),
-        effective_cost=Decimal(amount),
-        provider_name="OpenAI",
-        service_name="OpenAI API",
-        service_category="AI and Machine Learning",
-        x_model="gpt-4o",
-    )
+    return openai_day_row(day, amount, x_model="gpt-4o")
 
 
 @pytest.fixture
