@@ -6,6 +6,8 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts.api.views import ApiKeyViewSet, MembershipViewSet
 from apps.alerts.api.views import AlertViewSet, ChannelViewSet
 from apps.audit.api.views import AuditEventViewSet
+from apps.anomalies.api.urls import urlpatterns as anomalies_urls
+from apps.budgets.api.urls import urlpatterns as budgets_urls
 from apps.finops.api.urls import urlpatterns as finops_urls
 from apps.inventory.api.transfer import urlpatterns as inventory_transfer_urls
 from apps.inventory.api.views import (
@@ -18,7 +20,11 @@ from apps.inventory.api.views import (
     PromptVersionViewSet,
     RelationViewSet,
 )
+from apps.recommendations.api.urls import urlpatterns as recommendations_urls
+from apps.runaway.api.urls import urlpatterns as runaway_urls
+from apps.shadow_ai.api.urls import urlpatterns as shadow_ai_urls
 from apps.tenancy.api.views import CurrentClientView
+from apps.unit_economics.api.urls import urlpatterns as unit_economics_urls
 
 router = DefaultRouter(trailing_slash="/?")
 router.register("alerts", AlertViewSet, basename="alert")
@@ -40,5 +46,11 @@ urlpatterns = [
     path("client/", CurrentClientView.as_view(), name="client"),
     *inventory_transfer_urls,
     *finops_urls,
+    *unit_economics_urls,
+    *budgets_urls,
+    *anomalies_urls,
+    *runaway_urls,
+    *shadow_ai_urls,
+    *recommendations_urls,
     *router.urls,
 ]

@@ -146,7 +146,24 @@ def demo_load() -> list[DemoLogin]:
 def _demo_steps():
     """Each capability's demo data, in dependency order."""
     from .alerts_demo import demo_alerts
+    from .anomalies_demo import demo_anomalies
+    from .budgets_demo import demo_budgets
     from .finops_demo import demo_finops
     from .inventory_demo import demo_departments, demo_inventory
+    from .recommendations_demo import demo_recommendations
+    from .runaway_demo import demo_runaway
+    from .shadow_ai_demo import demo_shadow_ai
+    from .unit_economics_demo import demo_unit_economics
 
-    return [demo_departments, demo_inventory, demo_finops, demo_alerts]
+    return [
+        demo_departments,
+        demo_inventory,
+        demo_finops,
+        demo_unit_economics,
+        demo_budgets,
+        demo_anomalies,
+        demo_runaway,
+        demo_shadow_ai,
+        demo_recommendations,
+        demo_alerts,
+    ]

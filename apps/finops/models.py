@@ -211,6 +211,22 @@ class CostRecord(models.Model):
     x_cost_source = models.CharField(max_length=10, choices=CostSource.choices, default=CostSource.ACTUAL)
     x_extra = models.JSONField(default=dict, blank=True, help_text="Other x_ columns of the source file.")
 
+    # Allocation (apps.finops.allocation): written after booking and when the rules change. A row split by a
+    # shared-cost rule keeps its rule and no department/asset; the rollup spreads it over the rule's shares.
+    # No database constraint or index: the ledger is loaded by COPY and these are only read through rollups.
+    department = models.ForeignKey(
+        "inventory.Department", null=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
+    )
+    asset = models.ForeignKey(
+        "inventory.Asset", null=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
+    )
+    allocation_rule = models.ForeignKey(
+        "AllocationRule", null=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
+    )
+    allocated_by = models.CharField(
+        max_length=12, blank=True, db_default="", help_text="rule, asset_tags or usage_tags; empty when unallocated."
+    )
+
     class Meta:
         indexes = [
             models.Index(fields=["source", "charge_period_start"], name="cost_source_charge"),
@@ -277,3 +293,131 @@ class UsageReconciliation(models.Model):
 
     def __str__(self):
         return f"{self.day} {self.provider}"
+
+
+# --- allocation ---------------------------------------------------------------------------------------------
+
+
+class AllocationRule(models.Model):
+    """One ordered rule: ledger rows matching it go to a department and/or asset, or are split as shared cost.
+
+    The first enabled rule (lowest position) that matches a row wins. Patterns are globs: * matches anything.
+    """
+
+    class Match(models.TextChoices):
+        TAG = "tag", "Tag"
+        BILLING_ACCOUNT = "billing_account", "Billing account"
+        SUB_ACCOUNT = "sub_account", "Sub-account (subscription / project)"
+        RESOURCE = "resource", "Resource id or name"
+        SERVICE = "service", "Service"
+        PROVIDER = "provider", "Provider"
+        API_KEY = "api_key", "API key (usage events)"
+        AGENT = "agent", "Agent (usage events)"
+        USAGE_DEPARTMENT = "usage_department", "Department field (usage events)"
+        MODEL = "model", "Model"
+
+    class Split(models.TextChoices):
+        NONE = "none", "Not shared: one department and/or asset"
+        EVEN = "even", "Shared evenly"
+        PROPORTIONAL = "proportional", "Shared in proportion to each target's direct cost that month"
+        FIXED = "fixed", "Shared by fixed percentages"
+
+    name = models.CharField(max_length=120)
+    position = models.PositiveIntegerField(default=0, db_index=True)
+    enabled = models.BooleanField(default=True)
+    match_field = models.CharField(max_length=20, choices=Match.choices)
+    match_key = models.CharField(max_length=200, blank=True, help_text="The tag key, for tag rules.")
+    match_value = models.CharField(max_length=500, help_text="Value or glob pattern, e.g. claims-* or *.")
+    split = models.CharField(max_length=12, choices=Split.choices, default=Split.NONE)
+    department = models.ForeignKey(
+        "inventory.Department", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    asset = models.ForeignKey("inventory.Asset", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [models.UniqueConstraint(fields=["name"], name="allocation_rule_name_unique")]
+
+    def __str__(self):
+        return self.name
+
+
+class AllocationTarget(models.Model):
+    """One receiver of a shared-cost rule; percent is used by fixed splits only (they sum to 100)."""
+
+    rule = models.ForeignKey(AllocationRule, on_delete=models.CASCADE, related_name="targets")
+    department = models.ForeignKey("inventory.Department", null=True, blank=True, on_delete=models.CASCADE)
+    asset = models.ForeignKey("inventory.Asset", null=True, blank=True, on_delete=models.CASCADE)
+    percent = models.DecimalField(max_digits=7, decimal_places=4, null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class AllocationShare(models.Model):
+    """The weights a shared-cost rule spreads by in one month (computed; proportional weights change monthly)."""
+
+    rule = models.ForeignKey(AllocationRule, on_delete=models.CASCADE, related_name="shares")
+    month = models.DateField()
+    ordinal = models.PositiveSmallIntegerField()
+    department = models.ForeignKey("inventory.Department", null=True, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey("inventory.Asset", null=True, on_delete=models.CASCADE, related_name="+")
+    weight = models.DecimalField(max_digits=30, decimal_places=12)
+
+    class Meta:
+        ordering = ["rule", "month", "ordinal"]
+        constraints = [models.UniqueConstraint(fields=["rule", "month", "ordinal"], name="allocation_share_unique")]
+
+
+# --- rollups ------------------------------------------------------------------------------------------------
+
+
+class CostDaily(models.Model):
+    """The daily rollup every dashboard reads: one row per UTC day × source × provider × service × category ×
+    charge category × account × sub-account × region × model × department × asset × rule × currency.
+
+    Maintained by apps.finops.rollups after each booking (per source and day range) and after allocation
+    recomputes; shared-cost rows appear once per share, so sums by department are already split.
+    """
+
+    day = models.DateField()
+    source = models.ForeignKey(BillingSource, on_delete=models.CASCADE, related_name="+", db_index=False)
+    provider_name = models.CharField(max_length=120)
+    service_name = models.CharField(max_length=200)
+    service_category = models.CharField(max_length=60)
+    charge_category = models.CharField(max_length=20)
+    billing_account_id = models.CharField(max_length=200)
+    sub_account_id = models.CharField(max_length=200)
+    region_id = models.CharField(max_length=60)
+    x_model = models.CharField(max_length=200)
+    billing_currency = models.CharField(max_length=3)
+    department = models.ForeignKey(
+        "inventory.Department", null=True, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    asset = models.ForeignKey(
+        "inventory.Asset", null=True, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False
+    )
+    allocation_rule = models.ForeignKey(
+        AllocationRule, null=True, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    effective_cost = models.DecimalField(max_digits=30, decimal_places=12, default=0)
+    billed_cost = models.DecimalField(max_digits=30, decimal_places=12, default=0)
+    list_cost = models.DecimalField(max_digits=30, decimal_places=12, default=0)
+    contracted_cost = models.DecimalField(max_digits=30, decimal_places=12, default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    requests = models.BigIntegerField(default=0)
+    row_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day"], name="cost_daily_day"),
+            models.Index(fields=["source", "day"], name="cost_daily_source_day"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.service_name} {self.effective_cost} {self.billing_currency}"

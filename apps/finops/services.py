@@ -403,10 +403,41 @@ def ingestion_run_gave_up(*, source: BillingSource, error: str) -> None:
 
 
 def _after_booking(source: BillingSource, run: IngestionRun) -> None:
-    """Hook for what follows a booking (rollups, allocation, anomaly scans register here as they land)."""
+    """What follows every booking: allocate the new rows, roll the touched days up, reconcile usage estimates,
+    then let the other FinOps capabilities react (budgets, anomalies, shadow AI…) through booking_listeners."""
     from . import usage
+    from .allocation import Scope, allocation_apply
+    from .rollups import booked_day_range, rollup_refresh
 
+    days = booked_day_range(run)
+    if run.rows_loaded:
+        allocation_apply(Scope(run_id=run.pk))
+    if days is not None:
+        rollup_refresh(source_id=source.pk, start=days[0], end=days[1])
     usage.reconcile_after_booking(source=source, run=run)
+    if days is not None:
+        for listener in BOOKING_LISTENERS:
+            listener(source=source, start=days[0], end=days[1])
+
+
+# Callables (source=, start=, end=) run after a booking has been allocated and rolled up, for the UTC days
+# [start, end) it touched. Other apps register in their AppConfig.ready(); a failing listener is logged and
+# never undoes the booking.
+BOOKING_LISTENERS: list = []
+
+
+def booking_listener(func):
+    """Register func to run after every booking (see BOOKING_LISTENERS)."""
+
+    def safe(**kwargs):
+        try:
+            func(**kwargs)
+        except Exception:
+            logger.exception("booking listener %s failed", func.__qualname__)
+
+    safe.__qualname__ = func.__qualname__
+    BOOKING_LISTENERS.append(safe)
+    return func
 
 
 def sources_due(*, now: dt.datetime | None = None):

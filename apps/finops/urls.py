@@ -18,4 +18,6 @@ urlpatterns = [
     path("upload/preview/", views.upload_preview, name="upload_preview"),
     path("upload/commit/", views.upload_commit, name="upload_commit"),
     path("", include("apps.finops.urls_export")),
+    path("", include("apps.finops.urls_dashboard")),
+    path("", include("apps.finops.urls_allocation")),
 ]

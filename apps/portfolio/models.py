@@ -35,3 +35,25 @@ class AlertFeedItem(models.Model):
     @property
     def url(self) -> str:
         return f"/c/{self.client.slug}/alerts/{self.alert_id}/"
+
+
+class ClientSpendMonth(models.Model):
+    """One client's spend per calendar month (UTC) and currency, for the console; copied from the client's
+    daily cost rollup by apps.finops.rollups whenever it changes, so the console never reads client schemas."""
+
+    client = models.ForeignKey("tenancy.Client", on_delete=models.CASCADE, related_name="spend_months")
+    month = models.DateField()
+    currency = models.CharField(max_length=3)
+    effective_cost = models.DecimalField(max_digits=30, decimal_places=12, default=0)
+    ai_cost = models.DecimalField(max_digits=30, decimal_places=12, default=0)
+    unallocated_cost = models.DecimalField(max_digits=30, decimal_places=12, default=0)
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["client", "-month"]
+        constraints = [
+            models.UniqueConstraint(fields=["client", "month", "currency"], name="spend_month_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.client} {self.month:%Y-%m} {self.effective_cost} {self.currency}"

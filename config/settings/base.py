@@ -57,6 +57,12 @@ TENANT_APPS = [
     "apps.alerts",
     "apps.inventory",
     "apps.finops",
+    "apps.unit_economics",
+    "apps.budgets",
+    "apps.anomalies",
+    "apps.runaway",
+    "apps.shadow_ai",
+    "apps.recommendations",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -4,6 +4,8 @@ from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from .sources import BillingSourceViewSet, CostExplorerView, CostRecordViewSet, FocusUploadView, IngestionRunViewSet
+from .urls_allocation import urlpatterns as allocation_urlpatterns
+from .urls_dashboard import urlpatterns as dashboard_urlpatterns
 from .usage import urlpatterns as usage_urlpatterns
 from .views import urlpatterns as ledger_urlpatterns
 
@@ -18,5 +20,7 @@ urlpatterns = [
     re_path(r"^focus-uploads/?$", FocusUploadView.as_view(), name="focus-upload"),
     re_path(r"^cost-explorer/?$", CostExplorerView.as_view(), name="cost-explorer"),
     *ledger_urlpatterns,
+    *allocation_urlpatterns,
+    *dashboard_urlpatterns,
     *router.urls,
 ]

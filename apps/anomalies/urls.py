@@ -1,0 +1,2 @@
+app_name = "anomalies"
+urlpatterns: list = []

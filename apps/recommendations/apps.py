@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RecommendationsConfig(AppConfig):
+    name = "apps.recommendations"
+    verbose_name = "Savings recommendations"

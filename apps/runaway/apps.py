@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RunawayConfig(AppConfig):
+    name = "apps.runaway"
+    verbose_name = "Runaway spend detection"

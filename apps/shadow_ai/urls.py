@@ -1,0 +1,2 @@
+app_name = "shadow_ai"
+urlpatterns: list = []

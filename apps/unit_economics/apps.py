@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class UnitEconomicsConfig(AppConfig):
+    name = "apps.unit_economics"
+    verbose_name = "Unit economics"

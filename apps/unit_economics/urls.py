@@ -1,0 +1,2 @@
+app_name = "unit_economics"
+urlpatterns: list = []
