@@ -16,7 +16,7 @@ from django.db import connection, transaction
 
 from apps.inventory.models import Asset, Department
 
-from .models import AllocationRule, AllocationShare, AllocationTarget, CostDaily, CostRecord
+from .models import AllocationRule, AllocationShare, AllocationStatus, AllocationTarget, CostDaily, CostRecord
 
 LEDGER = CostRecord._meta.db_table
 ROLLUP = CostDaily._meta.db_table
@@ -188,7 +188,7 @@ def _direct_cost(targets: list[AllocationTarget], month: dt.date) -> list[Decima
     end = (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
     with connection.cursor() as cur:
         cur.execute(
-            f"""SELECT department_id, asset_id, COALESCE(sum(r.effective_cost), 0) FROM {ROLLUP} r
+            f"""SELECT r.department_id, r.asset_id, COALESCE(sum(r.effective_cost), 0) FROM {ROLLUP} r
                 LEFT JOIN {AllocationRule._meta.db_table} ar ON ar.id = r.allocation_rule_id
                 WHERE r.day >= %s AND r.day < %s AND (ar.id IS NULL OR ar.split = 'none')
                 GROUP BY 1, 2""",  # noqa: S608
@@ -244,3 +244,230 @@ def shares_refresh(months: list[dt.date]) -> set[tuple[int, dt.date]]:
         AllocationShare.objects.bulk_create(fresh)
     stale = {key for key in existing if key[0] not in {r.pk for r in rules}}
     return changed | stale
+
+
+# --- rules as people change them -------------------------------------------------------------------------
+
+
+def _rule_snapshot(rule: AllocationRule) -> dict:
+    return {
+        "name": rule.name,
+        "position": rule.position,
+        "enabled": rule.enabled,
+        "match_field": rule.match_field,
+        "match_key": rule.match_key,
+        "match_value": rule.match_value,
+        "split": rule.split,
+        "department": rule.department_id,
+        "asset": rule.asset_id,
+        "targets": [
+            {"department": t.department_id, "asset": t.asset_id, "percent": str(t.percent) if t.percent else None}
+            for t in rule.targets.all()
+        ]
+        if rule.pk
+        else [],
+    }
+
+
+def _clean_rule(rule: AllocationRule, targets: list[dict]) -> None:
+    from django.core.exceptions import ValidationError
+
+    errors: dict[str, list[str]] = {}
+    if not rule.match_value.strip():
+        errors.setdefault("match_value", []).append("Give the value or pattern to match (* matches anything).")
+    if rule.match_field == Match.TAG and not rule.match_key.strip():
+        errors.setdefault("match_key", []).append("Tag rules need the tag key, e.g. team.")
+    if rule.match_field != Match.TAG and rule.match_key.strip():
+        rule.match_key = ""
+    if rule.split == Split.NONE:
+        if rule.department_id is None and rule.asset_id is None:
+            errors.setdefault("department", []).append("Choose the department and/or asset that receives the cost.")
+        if targets:
+            errors.setdefault("targets", []).append("Only shared-cost rules have targets.")
+    else:
+        if rule.department_id or rule.asset_id:
+            errors.setdefault("department", []).append(
+                "A shared-cost rule spreads over its targets; leave department and asset empty."
+            )
+        if len(targets) < 2:
+            errors.setdefault("targets", []).append("A shared cost needs at least two targets.")
+        for target in targets:
+            if not target.get("department") and not target.get("asset"):
+                errors.setdefault("targets", []).append("Each target needs a department or an asset.")
+                break
+        if rule.split == Split.FIXED:
+            percents = [target.get("percent") for target in targets]
+            if any(p is None or Decimal(p) <= 0 for p in percents):
+                errors.setdefault("targets", []).append("Fixed splits need a positive percentage per target.")
+            elif sum(Decimal(p) for p in percents) != Decimal(100):
+                total = sum(Decimal(p) for p in percents)
+                errors.setdefault("targets", []).append(f"The percentages add up to {total}, not 100.")
+        seen = set()
+        for target in targets:
+            key = (target.get("department"), target.get("asset"))
+            if key in seen:
+                errors.setdefault("targets", []).append("A target is listed twice.")
+                break
+            seen.add(key)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _target_id(value):
+    return getattr(value, "pk", value) or None
+
+
+def allocation_rule_save(
+    *,
+    rule: AllocationRule | None = None,
+    name: str,
+    match_field: str,
+    match_value: str,
+    match_key: str = "",
+    department=None,
+    asset=None,
+    split: str = Split.NONE,
+    targets=(),
+    enabled: bool = True,
+    position: int | None = None,
+    description: str = "",
+) -> AllocationRule:
+    """Create or change a rule (targets: dicts with department, asset, percent), audit it, and recompute the
+    allocation of the whole ledger in the background. New rules go last unless a position is given."""
+    from django.core.exceptions import ValidationError
+
+    from apps.audit.services import audit_record
+
+    creating = rule is None
+    rule = rule or AllocationRule()
+    before = None if creating else _rule_snapshot(AllocationRule.objects.prefetch_related("targets").get(pk=rule.pk))
+    if match_field not in Match.values:
+        raise ValidationError({"match_field": f"Unknown match {match_field!r}; one of {', '.join(Match.values)}."})
+    if split not in Split.values:
+        raise ValidationError({"split": f"Unknown split {split!r}; one of {', '.join(Split.values)}."})
+    rule.name, rule.match_field, rule.match_value = name.strip(), match_field, match_value.strip()
+    rule.match_key, rule.split, rule.enabled, rule.description = match_key.strip(), split, enabled, description
+    rule.department_id, rule.asset_id = _target_id(department), _target_id(asset)
+    cleaned = [
+        {
+            "department": _target_id(t.get("department")),
+            "asset": _target_id(t.get("asset")),
+            "percent": Decimal(str(t["percent"])) if t.get("percent") not in (None, "") else None,
+        }
+        for t in targets
+    ]
+    _clean_rule(rule, cleaned)
+    if position is not None:
+        rule.position = position
+    elif creating:
+        last = AllocationRule.objects.order_by("-position").values_list("position", flat=True).first()
+        rule.position = (last or 0) + 10
+    if AllocationRule.objects.filter(name__iexact=rule.name).exclude(pk=rule.pk).exists():
+        raise ValidationError({"name": "Another rule already has this name."})
+    with transaction.atomic():
+        rule.save()
+        rule.targets.all().delete()
+        AllocationTarget.objects.bulk_create(
+            AllocationTarget(
+                rule=rule,
+                department_id=t["department"],
+                asset_id=t["asset"],
+                percent=t["percent"] if split == Split.FIXED else None,
+            )
+            for t in cleaned
+        )
+        rule = AllocationRule.objects.prefetch_related("targets").get(pk=rule.pk)
+        audit_record(
+            action="allocation_rule.create" if creating else "allocation_rule.update",
+            target=rule,
+            before=before,
+            after=_rule_snapshot(rule),
+        )
+        allocation_recompute_request()
+    return rule
+
+
+def allocation_rule_delete(*, rule: AllocationRule) -> None:
+    from apps.audit.services import audit_record
+
+    with transaction.atomic():
+        before = _rule_snapshot(rule)
+        audit_record(action="allocation_rule.delete", target=rule, before=before)
+        rule.delete()
+        allocation_recompute_request()
+
+
+def allocation_rules_reorder(*, ordered_ids: list[int]) -> None:
+    """Positions 10, 20, … in the given order (ids not listed keep their relative order after them)."""
+    from apps.audit.services import audit_record
+
+    with transaction.atomic():
+        rules = {r.pk: r for r in AllocationRule.objects.select_for_update()}
+        order = [pk for pk in ordered_ids if pk in rules] + sorted(
+            (pk for pk in rules if pk not in ordered_ids), key=lambda pk: (rules[pk].position, pk)
+        )
+        before = {pk: rules[pk].position for pk in rules}
+        for index, pk in enumerate(order, start=1):
+            rules[pk].position = index * 10
+        AllocationRule.objects.bulk_update(rules.values(), ["position"])
+        audit_record(
+            action="allocation_rule.reorder",
+            object_type="finops.allocationrule",
+            object_repr="Allocation rule order",
+            before={"order": sorted(before, key=lambda pk: (before[pk], pk))},
+            after={"order": order},
+        )
+        allocation_recompute_request()
+
+
+def allocation_status() -> AllocationStatus:
+    status, _ = AllocationStatus.objects.get_or_create(pk=1)
+    return status
+
+
+def allocation_recompute_request() -> None:
+    """Recompute the whole ledger's allocation in the background once the current transaction commits."""
+    from django.utils import timezone
+
+    from .tasks import allocation_recompute_task
+
+    AllocationStatus.objects.update_or_create(pk=1, defaults={"requested_at": timezone.now()})
+    transaction.on_commit(lambda: allocation_recompute_task.delay())
+
+
+def allocation_recompute_pending() -> dict[str, int]:
+    """The task's body: recompute, and again while changes arrived during a pass (the task lock lets only one
+    copy run, so a request made meanwhile would otherwise be lost)."""
+    from django.utils import timezone
+
+    summary: dict[str, int] = {}
+    for _ in range(5):
+        started = timezone.now()
+        AllocationStatus.objects.update_or_create(pk=1, defaults={"started_at": started, "error": ""})
+        try:
+            summary = allocation_recompute_all()
+        except Exception as exc:
+            AllocationStatus.objects.filter(pk=1).update(error=f"{exc.__class__.__name__}: {str(exc)[:500]}")
+            raise
+        status = allocation_status()
+        status.finished_at, status.summary = timezone.now(), summary
+        status.save(update_fields=["finished_at", "summary"])
+        if status.requested_at is None or status.requested_at <= started:
+            break
+    return summary
+
+
+def allocation_recompute_all() -> dict[str, int]:
+    """Apply the rules afresh to every ledger row, a month at a time, then rebuild the rollup and shares."""
+    from .rollups import ledger_day_range, months_between, rollup_rebuild_all
+
+    span = ledger_day_range()
+    totals: dict[str, int] = {}
+    if span is not None:
+        for month in months_between(*span):
+            start = dt.datetime(month.year, month.month, 1, tzinfo=dt.UTC)
+            end = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            for key, count in allocation_apply(Scope(start=start, end=end), reset=True).items():
+                totals[key] = totals.get(key, 0) + count
+    rollup_rebuild_all()
+    return totals

@@ -215,7 +215,12 @@ class CostRecord(models.Model):
     # shared-cost rule keeps its rule and no department/asset; the rollup spreads it over the rule's shares.
     # No database constraint or index: the ledger is loaded by COPY and these are only read through rollups.
     department = models.ForeignKey(
-        "inventory.Department", null=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
+        "inventory.Department",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     asset = models.ForeignKey(
         "inventory.Asset", null=True, on_delete=models.SET_NULL, related_name="+", db_index=False, db_constraint=False
@@ -370,6 +375,21 @@ class AllocationShare(models.Model):
     class Meta:
         ordering = ["rule", "month", "ordinal"]
         constraints = [models.UniqueConstraint(fields=["rule", "month", "ordinal"], name="allocation_share_unique")]
+
+
+class AllocationStatus(models.Model):
+    """One row per client: when a recompute of the ledger's allocation was last asked for and last finished
+    (a change made while one runs is picked up by a second pass of the same task)."""
+
+    requested_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    @property
+    def pending(self) -> bool:
+        return self.requested_at is not None and (self.finished_at is None or self.finished_at < self.requested_at)
 
 
 # --- rollups ------------------------------------------------------------------------------------------------

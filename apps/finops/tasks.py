@@ -44,3 +44,11 @@ def prune_uploads_task() -> int:
     from .services import focus_uploads_prune
 
     return focus_uploads_prune()
+
+
+@keel_task("finops.allocation_recompute", max_retries=2)
+def allocation_recompute_task() -> dict:
+    """Re-allocate the whole ledger after the rules changed (and nightly, for renamed assets/departments)."""
+    from .allocation import allocation_recompute_pending
+
+    return allocation_recompute_pending()
