@@ -471,3 +471,59 @@ def allocation_recompute_all() -> dict[str, int]:
                 totals[key] = totals.get(key, 0) + count
     rollup_rebuild_all()
     return totals
+
+
+# --- reads for the allocation page ------------------------------------------------------------------------
+
+
+def allocation_overview(*, first_day: dt.date, last_day: dt.date) -> dict:
+    """Allocated vs unallocated spend per currency, and the spend each department and each rule received, for
+    the UTC days [first_day, last_day], from the rollup (three grouped queries, whatever the ledger size)."""
+    from django.db.models import Q, Sum
+
+    rollup = CostDaily.objects.filter(day__gte=first_day, day__lte=last_day)
+    unallocated = Q(department__isnull=True, asset__isnull=True)
+    totals = []
+    for row in (
+        rollup.values("billing_currency")
+        .annotate(
+            total=Sum("effective_cost"),
+            unallocated=Sum("effective_cost", filter=unallocated),
+        )
+        .order_by("billing_currency")
+    ):
+        total, left = row["total"] or Decimal(0), row["unallocated"] or Decimal(0)
+        totals.append(
+            {
+                "currency": row["billing_currency"],
+                "total": total,
+                "allocated": total - left,
+                "unallocated": left,
+                "allocated_percent": (total - left) / total * 100 if total else None,
+            }
+        )
+    by_department = list(
+        rollup.values("department_id", "department__name", "billing_currency")
+        .annotate(amount=Sum("effective_cost"))
+        .order_by("billing_currency", "-amount")
+    )
+    by_rule = {
+        (row["allocation_rule_id"], row["billing_currency"]): row["amount"]
+        for row in rollup.values("allocation_rule_id", "billing_currency").annotate(amount=Sum("effective_cost"))
+    }
+    implicit = {
+        row["billing_currency"]: row["amount"]
+        for row in rollup.filter(allocation_rule__isnull=True)
+        .exclude(unallocated)
+        .values("billing_currency")
+        .annotate(amount=Sum("effective_cost"))
+    }
+    return {"totals": totals, "by_department": by_department, "by_rule": by_rule, "implicit": implicit}
+
+
+def rules_with_targets():
+    return (
+        AllocationRule.objects.select_related("department", "asset")
+        .prefetch_related("targets__department", "targets__asset")
+        .order_by("position", "id")
+    )

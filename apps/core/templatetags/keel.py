@@ -31,3 +31,17 @@ def per_million(price_per_token):
         return ""
     value = (price_per_token * 1_000_000).normalize()
     return f"{value:,.2f}" if value == value.quantize(Decimal("0.01")) else f"{value:,f}"
+
+
+@register.filter
+def money(value, places: int = 2):
+    """A Decimal amount with thousands separators, rounded half up (the stored value keeps every digit)."""
+    from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+    if value in (None, ""):
+        return "—"
+    try:
+        amount = Decimal(value).quantize(Decimal(1).scaleb(-int(places)), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, TypeError, ValueError):
+        return value
+    return f"{amount:,}"

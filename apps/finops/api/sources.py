@@ -127,7 +127,7 @@ class IngestionRunSerializer(serializers.ModelSerializer):
 class CostRecordSerializer(serializers.ModelSerializer):
     class Meta:
         model = CostRecord
-        fields = ["id", "source", "run", *LEDGER_FIELDS]
+        fields = ["id", "source", "run", *LEDGER_FIELDS, "department", "asset", "allocation_rule", "allocated_by"]
         read_only_fields = fields
 
 
