@@ -146,6 +146,7 @@ def demo_load() -> list[DemoLogin]:
 def _demo_steps():
     """Each capability's demo data, in dependency order."""
     from .alerts_demo import demo_alerts
+    from .allocation_demo import demo_allocation
     from .anomalies_demo import demo_anomalies
     from .budgets_demo import demo_budgets
     from .finops_demo import demo_finops
@@ -159,6 +160,7 @@ def _demo_steps():
         demo_departments,
         demo_inventory,
         demo_finops,
+        demo_allocation,
         demo_unit_economics,
         demo_budgets,
         demo_anomalies,

@@ -45,7 +45,7 @@ ALLOCATED_BY_USAGE = "usage_tags"
 ALLOCATED_BY_LABELS = {
     ALLOCATED_BY_RULE: "Allocation rule",
     ALLOCATED_BY_ASSET_TAGS: "The asset's cost-allocation tags",
-    ALLOCATED_BY_USAGE: "Agent / department reported with the usage events",
+    ALLOCATED_BY_USAGE: "The row's agent or department tag",
     "": "Unallocated",
 }
 
@@ -121,14 +121,14 @@ def _apply_asset_tags(cur, scope: Scope) -> int:
 
 
 def _apply_usage_tags(cur, scope: Scope) -> int:
-    """Rows booked from usage events name their agent and department: match registered agents (by name) and
-    departments (by code or name)."""
+    """Rows that name an agent or a department in their tags (usage events always do, cloud resources often):
+    match registered agents (by name, or the agent in their cost tags) and departments (by code or name)."""
     where, params = scope.sql()
     cur.execute(
         f"""UPDATE {LEDGER} c SET asset_id = a.id, department_id = a.department_id, allocated_by = %s
             FROM {ASSETS} a
             WHERE {where} AND c.allocated_by = '' AND a.kind = 'agent' AND c.tags ? 'agent'
-              AND lower(a.name) = lower(c.tags ->> 'agent')""",  # noqa: S608
+              AND lower(c.tags ->> 'agent') IN (lower(a.name), lower(a.cost_tags ->> 'agent'))""",  # noqa: S608
         [ALLOCATED_BY_USAGE, *params],
     )
     count = cur.rowcount
