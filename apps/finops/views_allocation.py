@@ -32,7 +32,7 @@ from .drilldown import CSV_MAX_ROWS, ROWS_PER_PAGE, ledger_filter, ledger_rows, 
 from .forms_allocation import AllocationRuleForm
 from .models import AllocationRule, AllocationShare
 
-PERIODS = {"this_month": "This month", "last_month": "Last month", "last_30_days": "Last 30 days"}
+PERIODS = {"last_30_days": "Last 30 days", "this_month": "This month", "last_month": "Last month"}
 
 
 def _period(name: str, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -54,8 +54,8 @@ def _rule_or_404(pk: int) -> AllocationRule:
 @capability_required(Cap.VIEW)
 def allocation(request):
     today = timezone.localdate()
-    period = request.GET.get("period", "this_month")
-    period = period if period in PERIODS else "this_month"
+    period = request.GET.get("period", "last_30_days")
+    period = period if period in PERIODS else "last_30_days"
     first, last = _period(period, today)
     overview = allocation_overview(first_day=first, last_day=last)
     rules = list(rules_with_targets())
