@@ -329,7 +329,7 @@ class BudgetViewSet(viewsets.ModelViewSet):
         examples=[STATUS_EXAMPLE],
     )
     @action(detail=True, methods=["get"])
-    def status(self, request, pk=None):
+    def status(self, request, pk=None, format=None):  # noqa: A002 — DRF passes the format suffix
         """Spend, forecast (80 % range and confidence), thresholds crossed and the daily series of one month."""
         budget = self.get_object()
         today = utc_today()
