@@ -10,6 +10,10 @@ from django.conf import settings
 from django.test import Client as HttpClient
 from django_tenants.utils import schema_context
 
+# Imported before any test freezes time: DRF's throttle keeps time.time as a class attribute, and a first
+# import under freezegun would bind the fake clock for every later test.
+from rest_framework import throttling as _drf_throttling  # noqa: F401
+
 from apps.accounts.models import User
 from apps.accounts.roles import STAFF_ROLES, Role
 from apps.accounts.services import api_key_create
