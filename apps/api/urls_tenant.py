@@ -5,8 +5,8 @@ from rest_framework.routers import DefaultRouter
 
 from apps.accounts.api.views import ApiKeyViewSet, MembershipViewSet
 from apps.alerts.api.views import AlertViewSet, ChannelViewSet
-from apps.audit.api.views import AuditEventViewSet
 from apps.anomalies.api.urls import urlpatterns as anomalies_urls
+from apps.audit.api.views import AuditEventViewSet
 from apps.budgets.api.urls import urlpatterns as budgets_urls
 from apps.finops.api.urls import urlpatterns as finops_urls
 from apps.inventory.api.transfer import urlpatterns as inventory_transfer_urls
