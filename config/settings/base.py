@@ -275,6 +275,14 @@ SPECTACULAR_SETTINGS = {
         "PowerEnum": "apps.inventory.models.Power",
         "RelationKindEnum": "apps.inventory.models.RelationKind",
         "FindingSeverityEnum": "apps.inventory.models.Severity",
+        "AlertStateEnum": "apps.alerts.models.Alert.State",
+        "BudgetStateEnum": "apps.budgets.api.views.BUDGET_STATES",
+        "AnomalyScopeKindEnum": "apps.anomalies.models.ScopeKind",
+        "AnomalyDirectionEnum": "apps.anomalies.models.Direction",
+        "AnomalyStatusEnum": "apps.anomalies.models.Anomaly.Status",
+        "RecommendationKindEnum": "apps.recommendations.models.Kind",
+        "RecommendationStatusEnum": "apps.recommendations.models.Status",
+        "RecommendationOriginEnum": "apps.recommendations.models.Origin",
     },
 }
 
@@ -305,6 +313,8 @@ KEEL_ENCRYPTION_KEYS = env.list("KEEL_ENCRYPTION_KEYS", default=[]) or [
 ]
 KEEL_MSP_NAME = env("KEEL_MSP_NAME", default="Northwind AI Operations")
 KEEL_WEBHOOK_TIMEOUT_SECONDS = env.float("KEEL_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
+# Live usage asks for a runaway scan at most this often per client (beat also scans every minute).
+KEEL_RUNAWAY_HOOK_SECONDS = env.int("KEEL_RUNAWAY_HOOK_SECONDS", default=20)
 KEEL_REQUIRE_STAFF_MFA = env.bool("KEEL_REQUIRE_STAFF_MFA", default=True)
 
 LOGGING = {
