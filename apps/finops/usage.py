@@ -511,6 +511,9 @@ def usage_events_ingest(*, events: list, now: dt.datetime | None = None) -> Inge
     inserted, unpriced = _store(batch, now)
     result.accepted, result.unpriced = inserted, unpriced
     result.duplicates += len(batch) - inserted
+    from apps.runaway.services import after_usage_ingest
+
+    after_usage_ingest(accepted=inserted)  # asks for a runaway scan soon: one cache add per batch, no query
     return result
 
 
