@@ -331,9 +331,11 @@ def allocation_rule_save(
     enabled: bool = True,
     position: int | None = None,
     description: str = "",
+    recompute: bool = True,
 ) -> AllocationRule:
     """Create or change a rule (targets: dicts with department, asset, percent), audit it, and recompute the
-    allocation of the whole ledger in the background. New rules go last unless a position is given."""
+    allocation of the whole ledger in the background (a loader saving many rules passes recompute=False and
+    recomputes once). New rules go last unless a position is given."""
     from django.core.exceptions import ValidationError
 
     from apps.audit.services import audit_record
@@ -383,7 +385,8 @@ def allocation_rule_save(
             before=before,
             after=_rule_snapshot(rule),
         )
-        allocation_recompute_request()
+        if recompute:
+            allocation_recompute_request()
     return rule
 
 

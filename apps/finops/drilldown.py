@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 from django.urls import reverse
 
 # Filters the ledger-rows page understands, besides from/to (inclusive UTC days):
-#   provider, service, category, account, sub_account, region, charge_category, model, source, currency
-#   (exact values, as in the cost explorer), department=<id>, asset=<id>, rule=<id>,
+#   provider, service, category, account, sub_account, region, resource, charge_category, model, source,
+#   currency (exact values, as in the cost explorer), department=<id>|none, asset=<id>|none, rule=<id>,
 #   allocated=yes|no, ai=yes|no, tag=key or key=value.
 LEDGER_FILTERS = (
     "provider",
@@ -19,6 +19,7 @@ LEDGER_FILTERS = (
     "account",
     "sub_account",
     "region",
+    "resource",
     "charge_category",
     "model",
     "source",
@@ -32,14 +33,15 @@ LEDGER_FILTERS = (
 )
 
 
-def ledger_rows_url(*, first_day: dt.date, last_day: dt.date, **filters) -> str:
-    """The ledger rows charged on [first_day, last_day] (inclusive) that match the filters."""
+def ledger_rows_url(*, first_day: dt.date, last_day: dt.date, base: str | None = None, **filters) -> str:
+    """The ledger rows charged on [first_day, last_day] (inclusive) that match the filters. Pages that
+    link hundreds of figures pass `base` (the ledger page's path, reversed once)."""
     unknown = set(filters) - set(LEDGER_FILTERS)
     if unknown:
         raise ValueError(f"unknown ledger filters: {sorted(unknown)}")
     params = {"from": first_day.isoformat(), "to": last_day.isoformat()}
     params.update({name: str(value) for name, value in filters.items() if value not in (None, "")})
-    return reverse("finops:ledger") + "?" + urlencode(params)
+    return (base or reverse("finops:ledger")) + "?" + urlencode(params)
 
 
 # --- the rows behind a figure ----------------------------------------------------------------------------
@@ -51,6 +53,7 @@ DIMENSION_COLUMNS = {
     "account": "billing_account_id",
     "sub_account": "sub_account_id",
     "region": "region_id",
+    "resource": "resource_id",
     "charge_category": "charge_category",
     "model": "x_model",
     "source": "source__name",
@@ -94,7 +97,7 @@ def ledger_filter(params, *, today: dt.date) -> LedgerFilter:
         errors.append("The period ended before it started; the dates were swapped.")
     values = {name: params.get(name, "").strip() for name in LEDGER_FILTERS if (params.get(name) or "").strip()}
     for name in ("department", "asset", "rule"):
-        if name in values and not values[name].isdigit():
+        if name in values and not values[name].isdigit() and not (name != "rule" and values[name] == "none"):
             errors.append(f"{name.capitalize()} {values[name]!r} is not an id; that filter was ignored.")
             values.pop(name)
     for name in ("allocated", "ai"):
@@ -123,13 +126,20 @@ def ledger_rows(selected: LedgerFilter):
     if "department" in values or "asset" in values:
         rows = rows.annotate(share_month=Cast(TruncMonth("charge_period_start", tzinfo=dt.UTC), DateField()))
     for name in ("department", "asset"):
-        if name in values:
-            shared = AllocationShare.objects.filter(
-                rule_id=OuterRef("allocation_rule_id"),
-                month=OuterRef("share_month"),
-                **{f"{name}_id": int(values[name])},
+        if name not in values:
+            continue
+        if values[name] == "none":  # neither booked to one nor spread over any by a shared-cost rule
+            spread = AllocationShare.objects.filter(
+                rule_id=OuterRef("allocation_rule_id"), month=OuterRef("share_month"), **{f"{name}__isnull": False}
             )
-            rows = rows.filter(Q(**{f"{name}_id": int(values[name])}) | Exists(shared))
+            rows = rows.filter(**{f"{name}_id__isnull": True}).exclude(Exists(spread))
+            continue
+        shared = AllocationShare.objects.filter(
+            rule_id=OuterRef("allocation_rule_id"),
+            month=OuterRef("share_month"),
+            **{f"{name}_id": int(values[name])},
+        )
+        rows = rows.filter(Q(**{f"{name}_id": int(values[name])}) | Exists(shared))
     if "rule" in values:
         rows = rows.filter(allocation_rule_id=int(values["rule"]))
     if "allocated" in values:

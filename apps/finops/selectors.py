@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db.models import CharField, Count, F, Max, Min, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, TruncDay, TruncMonth
+from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
-from .models import BillingSource, CostRecord, IngestionRun, SourceKind
+from apps.inventory.models import Asset, Department
+
+from .models import AllocationRule, AllocationShare, BillingSource, CostDaily, CostRecord, IngestionRun, SourceKind
 
 # Dimensions a person can filter and group the explorer by: name → (label, ledger expression).
 EXPLORER_DIMENSIONS: dict[str, tuple[str, str]] = {
@@ -36,6 +38,16 @@ MEASURE_LABELS = {
 }
 # Names shown next to ids in the explorer's drop-downs (billing account 1234… is "SunBird").
 DIMENSION_NAMES = {"account": "billing_account_name", "sub_account": "sub_account_name"}
+# Allocation dimensions, explorer only (the ledger export and cost-records API filter on ledger columns): ids of
+# the department, AI asset and rule. Departments and assets are per share of a shared cost, as in the rollup.
+ALLOCATION_DIMENSIONS: dict[str, tuple[str, str]] = {
+    "department": ("Department", "department_id"),
+    "asset": ("AI asset", "asset_id"),
+    "rule": ("Allocation rule", "allocation_rule_id"),
+}
+SPREAD_DIMENSIONS = ("department", "asset")
+EXPLORER_ALL_DIMENSIONS = {**EXPLORER_DIMENSIONS, **ALLOCATION_DIMENSIONS}
+TAG_SAMPLE_ROWS = 6_000  # ledger rows the tag-key list reads (at least 50 a day), spread over the period's days
 
 
 def sources_list() -> QuerySet[BillingSource]:
@@ -126,12 +138,16 @@ class ExplorerQuery:
 
     start: dt.date
     end: dt.date  # exclusive
-    filters: dict[str, str] = field(default_factory=dict)  # dimension → exact value
+    filters: dict[str, str] = field(default_factory=dict)  # dimension → exact value (ids for allocation ones)
     tag_key: str = ""
     tag_value: str = ""
     group_by: str = "service"  # a dimension, or "tag:<key>"
     measure: str = "effective_cost"
     granularity: str = "day"  # day | month
+
+    @property
+    def uses_tags(self) -> bool:
+        return bool(self.tag_key) or self.group_by.startswith("tag:")
 
 
 @dataclass
@@ -140,6 +156,7 @@ class ExplorerResult:
     series: list[dict]  # {"period", "key", "currency", "amount"}
     totals: dict[str, Decimal]  # currency → amount
     row_count: int
+    read_from: str = "rollup"  # "rollup" (CostDaily) or "ledger" (tag queries: tags are not in the rollup)
 
 
 def _records(query: ExplorerQuery) -> QuerySet[CostRecord]:
@@ -157,44 +174,158 @@ def _records(query: ExplorerQuery) -> QuerySet[CostRecord]:
     return records
 
 
-def _group_expression(group_by: str):
-    if group_by.startswith("tag:"):
-        return Coalesce(KeyTextTransform(group_by[4:], "tags"), Value(""), output_field=CharField())  # '' when untagged
-    return F(EXPLORER_DIMENSIONS.get(group_by, EXPLORER_DIMENSIONS["service"])[1])
+# The explorer reads the daily rollup (CostDaily) unless the query filters or groups by a tag: tags are not in
+# the rollup, so those queries read the ledger, spreading shared-cost rows over their shares exactly as the
+# rollup does (apps.finops.rollups), so both give the same figures to the last digit.
+ROLLUP_TABLE = CostDaily._meta.db_table
+LEDGER_TABLE = CostRecord._meta.db_table
+SOURCE_TABLE = BillingSource._meta.db_table
+SHARE_TABLE = AllocationShare._meta.db_table
+_SHARES_CTE = f"""s AS (
+    SELECT rule_id, month, department_id, asset_id,
+           COALESCE(sum(weight) OVER w_before, 0) AS before,
+           sum(weight) OVER w_upto AS upto,
+           sum(weight) OVER (PARTITION BY rule_id, month) AS total
+    FROM {SHARE_TABLE}
+    WINDOW w_before AS (PARTITION BY rule_id, month ORDER BY ordinal ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+           w_upto AS (PARTITION BY rule_id, month ORDER BY ordinal ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+)"""  # noqa: S608 — the same weights as the rollup's
+_LEDGER_DAY = "(c.charge_period_start AT TIME ZONE 'UTC')::date"
 
 
-def cost_explorer(query: ExplorerQuery) -> ExplorerResult:
-    """Totals by group and by period for the filtered ledger rows; amounts are exact Decimal sums."""
+@contextlib.contextmanager
+def analytics_cursor():
+    """A cursor for figure queries, in a transaction with two PostgreSQL settings of its own: JIT off (the cost
+    estimates of reads of some thousand rollup rows switch it on, and compiling takes longer than the query)
+    and enough work_mem to aggregate by hashing (the default 4 MB makes the planner sort on disk instead)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+        yield cur
+
+
+def _spreads(query: ExplorerQuery) -> bool:
+    """Whether the query looks at departments or assets, which shared-cost rows reach only through shares."""
+    return query.group_by in SPREAD_DIMENSIONS or any(query.filters.get(name) for name in SPREAD_DIMENSIONS)
+
+
+def _dimension_sql(name: str, alias: str, *, spread: bool) -> str:
+    column = EXPLORER_ALL_DIMENSIONS[name][1]
+    if column == "source__name":
+        return "src.name"
+    if alias == "c" and spread and name in SPREAD_DIMENSIONS:
+        return f"CASE WHEN s.rule_id IS NULL THEN c.{column} ELSE s.{column} END"
+    return f"{alias}.{column}"
+
+
+def _filter_value(name: str, value: str):
+    return int(value) if name in ALLOCATION_DIMENSIONS else value
+
+
+def _explorer_sql(query: ExplorerQuery, measure: str, read_from: str) -> tuple[str, list]:
+    """One statement for the groups and the series: GROUPING SETS ((key, currency), (period, key, currency))."""
+    alias = "d" if read_from == "rollup" else "c"
+    spread = _spreads(query)
+    needs_source = query.group_by == "source" or bool(query.filters.get("source"))
+    where, params, ctes, joins = [], [], [], []
+    if read_from == "rollup":
+        where += ["d.day >= %s", "d.day < %s"]
+        params += [query.start, query.end]
+        period = "d.day" if query.granularity != "month" else "date_trunc('month', d.day)::date"
+        amount = f"d.{measure}"
+        if spread:
+            rows = "d.row_count"  # a shared row counts in each department/asset its shares reach
+        else:  # a shared row is in the rollup once per share: count it once
+            rows = "d.row_count::float8 / COALESCE(n.shares, 1)"  # whole again once summed; rounded below
+            joins.append(
+                f"LEFT JOIN (SELECT rule_id, month, count(*) AS shares FROM {SHARE_TABLE} GROUP BY 1, 2) n "  # noqa: S608
+                "ON n.rule_id = d.allocation_rule_id AND n.month = date_trunc('month', d.day)::date"
+            )
+        table = f"{ROLLUP_TABLE} d"
+    else:
+        from .rollups import _share  # the rollup's own rounding of a share, so both agree to the last digit
+
+        start = dt.datetime(query.start.year, query.start.month, query.start.day, tzinfo=dt.UTC)
+        end = dt.datetime(query.end.year, query.end.month, query.end.day, tzinfo=dt.UTC)
+        where += ["c.charge_period_start >= %s", "c.charge_period_start < %s"]
+        params += [start, end]
+        period = _LEDGER_DAY if query.granularity != "month" else f"date_trunc('month', {_LEDGER_DAY})::date"
+        rows = "1"
+        if spread:
+            ctes.append(_SHARES_CTE)
+            joins.append(
+                "LEFT JOIN s ON s.rule_id = c.allocation_rule_id "
+                f"AND s.month = date_trunc('month', {_LEDGER_DAY})::date"
+            )
+            amount = _share(f"c.{measure}", 12)
+        else:
+            amount = f"c.{measure}"
+        table = f"{LEDGER_TABLE} c"
+        if query.tag_key:
+            if query.tag_value:
+                where.append("c.tags @> jsonb_build_object(%s::text, %s::text)")
+                params += [query.tag_key, query.tag_value]
+            else:
+                where.append("c.tags ? %s")
+                params.append(query.tag_key)
+    if needs_source:
+        joins.insert(0, f"JOIN {SOURCE_TABLE} src ON src.id = {alias}.source_id")
+    for name, value in query.filters.items():
+        if name in EXPLORER_ALL_DIMENSIONS and value != "":
+            where.append(f"{_dimension_sql(name, alias, spread=spread)} = %s")
+            params.append(_filter_value(name, value))
+    key_params: list = []
+    if query.group_by.startswith("tag:"):
+        key = "COALESCE(c.tags ->> %s, '')"  # '' when untagged
+        key_params.append(query.group_by[4:])
+    else:
+        group = query.group_by if query.group_by in EXPLORER_ALL_DIMENSIONS else "service"
+        key = _dimension_sql(group, alias, spread=spread)
+    with_clause = "WITH " + ", ".join(ctes) + "," if ctes else "WITH"
+    sql = f"""{with_clause} r AS (
+    SELECT {key} AS key, {alias}.billing_currency AS currency, {period} AS period, {amount} AS amount, {rows} AS n
+    FROM {table} {" ".join(joins)}
+    WHERE {" AND ".join(where)}
+)
+SELECT key, currency, period, COALESCE(sum(amount), 0), sum(n), GROUPING(period)
+FROM r GROUP BY GROUPING SETS ((key, currency), (period, key, currency))
+ORDER BY GROUPING(period) DESC, 4 DESC, key, period"""  # noqa: S608 — names are constants, values parameters
+    return sql, key_params + params
+
+
+def cost_explorer(query: ExplorerQuery, *, read_from: str = "") -> ExplorerResult:
+    """Totals by group and by period (exact Decimal sums), from the daily rollup — or from the ledger when the
+    query uses tags (read_from="ledger" forces the ledger, to check the two agree)."""
+
     measure = query.measure if query.measure in MEASURES else "effective_cost"
-    records = _records(query)
-    key = _group_expression(query.group_by)
-    amount = Coalesce(Sum(measure), Decimal(0))
-    groups = list(
-        records.annotate(key=key)
-        .values("key", "billing_currency")
-        .annotate(amount=amount, rows=Count("id"))
-        .order_by("-amount", "key")
-    )
-    trunc = TruncMonth if query.granularity == "month" else TruncDay
-    series = list(
-        records.annotate(key=key, period=trunc("charge_period_start", tzinfo=dt.UTC))
-        .values("period", "key", "billing_currency")
-        .annotate(amount=amount)
-        .order_by("period", "key")
-    )
+    if query.uses_tags:
+        if read_from == "rollup":
+            raise ValueError("tags are not in the rollup: a tag query reads the ledger")
+        read_from = "ledger"
+    read_from = read_from or "rollup"
+    sql, params = _explorer_sql(query, measure, read_from)
+    with analytics_cursor() as cur:
+        cur.execute(sql, params)
+        found = cur.fetchall()
+    groups, series = [], []
     totals: dict[str, Decimal] = {}
     row_count = 0
-    for group in groups:
-        group["currency"] = group.pop("billing_currency")
-        totals[group["currency"]] = totals.get(group["currency"], Decimal(0)) + group["amount"]
-        row_count += group["rows"]
-    for point in series:
-        point["currency"] = point.pop("billing_currency")
-    return ExplorerResult(groups=groups, series=series, totals=totals, row_count=row_count)
+    for key, currency, period, amount, rows, is_group in found:
+        if is_group:
+            count = round(rows)
+            groups.append({"key": key, "currency": currency, "amount": amount, "rows": count})
+            totals[currency] = totals.get(currency, Decimal(0)) + amount
+            row_count += count
+        else:
+            moment = dt.datetime(period.year, period.month, period.day, tzinfo=dt.UTC)
+            series.append({"period": moment, "key": key, "currency": currency, "amount": amount})
+    series.sort(key=lambda p: (p["period"], p["key"] is None, str(p["key"]) if p["key"] is not None else ""))
+    return ExplorerResult(groups=groups, series=series, totals=totals, row_count=row_count, read_from=read_from)
 
 
 def explorer_choices(query: ExplorerQuery, dimension: str, *, limit: int = 200) -> list[str]:
-    """Distinct values of a dimension within the period (for filter drop-downs)."""
+    """Distinct values of a dimension within the period, read from the ledger (a cross-check of the options)."""
     column = EXPLORER_DIMENSIONS[dimension][1]
     base = ExplorerQuery(start=query.start, end=query.end)
     return list(
@@ -202,62 +333,105 @@ def explorer_choices(query: ExplorerQuery, dimension: str, *, limit: int = 200) 
     )
 
 
-def explorer_filter_options(query: ExplorerQuery, *, limit: int = 200) -> dict[str, list[tuple[str, str]]]:
-    """(value, label) per filterable dimension within the period, from one scan (GROUPING SETS); ids come with
-    their names where the ledger has them. A value filtered on but absent from the period is kept, so the
-    drop-down still shows it."""
-    from django.db import connection
+# (day, source) where the rollup first saw a value, packed in one bigint: days since 2000 × base + source id.
+_SEEN_BASE = 10**9
+# Names shown for the allocation dimensions' ids: dimension → the table holding them.
+_NAME_TABLES = {
+    "department": Department._meta.db_table,
+    "asset": Asset._meta.db_table,
+    "rule": AllocationRule._meta.db_table,
+}
 
-    ledger, sources = CostRecord._meta.db_table, BillingSource._meta.db_table
-    columns = {
-        dimension: ("s.name" if column == "source__name" else f"c.{column}")
-        for dimension, (_, column) in EXPLORER_DIMENSIONS.items()
-    }
-    names = {dimension: f"c.{name}" for dimension, name in DIMENSION_NAMES.items()}
-    sets = ", ".join(f"({columns[d]}{', ' + names[d] if d in names else ''})" for d in EXPLORER_DIMENSIONS)
-    selected = [columns[d] for d in EXPLORER_DIMENSIONS] + list(names.values())
-    flags = ", ".join(f"GROUPING({columns[d]})" for d in EXPLORER_DIMENSIONS)
-    start = dt.datetime(query.start.year, query.start.month, query.start.day, tzinfo=dt.UTC)
-    end = dt.datetime(query.end.year, query.end.month, query.end.day, tzinfo=dt.UTC)
-    sql = (
-        f"SELECT {', '.join(selected)}, {flags} FROM {ledger} c JOIN {sources} s ON s.id = c.source_id "  # noqa: S608
-        f"WHERE c.charge_period_start >= %s AND c.charge_period_start < %s GROUP BY GROUPING SETS ({sets})"
-    )
-    with connection.cursor() as cur:
-        cur.execute(sql, [start, end])
+
+def explorer_filter_options(query: ExplorerQuery, *, limit: int = 200) -> dict[str, list[tuple[str, str]]]:
+    """(value, label) per filterable dimension within the period, from one read of the rollup (GROUPING SETS).
+
+    Billing accounts and sub-accounts come with their names, which the rollup does not keep: each is looked up
+    in one ledger row of a day and source where the rollup saw it (an index probe, not a scan). Departments,
+    assets and rules come with their names from the inventory. A value filtered on but absent from the period
+    is kept, so the drop-down still shows it."""
+
+    dimensions = list(EXPLORER_ALL_DIMENSIONS)
+    columns = {d: _dimension_sql(d, "d", spread=False) for d in dimensions}
+    flags = ", ".join(f"GROUPING({columns[d]})" for d in dimensions)
+    sets = ", ".join(f"({columns[d]})" for d in dimensions)
+    selected = ", ".join(f"{columns[d]} AS v_{d}" for d in dimensions)
+    name_lookups, name_columns = [], []
+    seen_day = f"(DATE '2000-01-01' + (g.first_seen / {_SEEN_BASE})::int)"
+    for dimension, name_column in DIMENSION_NAMES.items():
+        id_column = EXPLORER_DIMENSIONS[dimension][1]
+        flag = dimensions.index(dimension)
+        name_lookups.append(
+            f"""LEFT JOIN LATERAL (
+    SELECT c.{name_column} AS name FROM {LEDGER_TABLE} c
+    WHERE g.flags[{flag + 1}] = 0 AND c.source_id = g.first_seen %% {_SEEN_BASE}
+      AND c.charge_period_start >= {seen_day}::timestamp AT TIME ZONE 'UTC'
+      AND c.charge_period_start < ({seen_day} + 1)::timestamp AT TIME ZONE 'UTC'
+      AND c.{id_column} = g.v_{dimension} AND c.{name_column} <> ''
+    LIMIT 1) n_{dimension} ON true"""  # noqa: S608
+        )
+        name_columns.append(f"n_{dimension}.name")
+    for dimension, table in _NAME_TABLES.items():
+        name_lookups.append(f"LEFT JOIN {table} t_{dimension} ON t_{dimension}.id = g.v_{dimension}")
+        name_columns.append(f"t_{dimension}.name")
+    sql = f"""WITH g AS (
+    SELECT {selected}, ARRAY[{flags}] AS flags,
+           min((d.day - DATE '2000-01-01')::bigint * {_SEEN_BASE} + d.source_id) AS first_seen
+    FROM {ROLLUP_TABLE} d JOIN {SOURCE_TABLE} src ON src.id = d.source_id
+    WHERE d.day >= %s AND d.day < %s
+    GROUP BY GROUPING SETS ({sets})
+)
+SELECT {", ".join(f"g.v_{d}" for d in dimensions)}, g.flags, {", ".join(name_columns)}
+FROM g {" ".join(name_lookups)}"""  # noqa: S608 — names are constants, values parameters
+    with analytics_cursor() as cur:
+        cur.execute(sql, [query.start, query.end])
         rows = cur.fetchall()
-    dimensions = list(EXPLORER_DIMENSIONS)
-    name_index = {d: len(dimensions) + i for i, d in enumerate(names)}
+    named = [*DIMENSION_NAMES, *_NAME_TABLES]
     found: dict[str, dict[str, str]] = {d: {} for d in dimensions}
     for row in rows:
-        grouping = row[len(selected) :]
-        dimension = dimensions[grouping.index(0)]  # GROUPING() is 0 for the set this row belongs to
-        value = row[dimensions.index(dimension)]
+        flags = row[len(dimensions)]
+        index = flags.index(0)  # GROUPING() is 0 for the set this row belongs to
+        dimension, value = dimensions[index], row[index]
         if value in (None, ""):
             continue
-        label = row[name_index[dimension]] if dimension in name_index else ""
-        shown = f"{value} · {label}" if label and label != value else value
-        found[dimension].setdefault(value, shown)
+        label = row[len(dimensions) + 1 + named.index(dimension)] if dimension in named else ""
+        if dimension in _NAME_TABLES:
+            shown = label or f"#{value} (deleted)"
+        else:
+            shown = f"{value} · {label}" if label and label != value else value
+        found[dimension].setdefault(str(value), shown)
     options: dict[str, list[tuple[str, str]]] = {}
     for dimension in dimensions:
-        choices = sorted(found[dimension].items())[:limit]
+        by_label = dimension in _NAME_TABLES  # ids mean nothing to a person: sort by name
+        ordered = sorted(found[dimension].items(), key=(lambda item: (item[1].lower(), item[0])) if by_label else None)
+        choices = ordered[:limit]
         chosen = query.filters.get(dimension, "")
         if chosen and chosen not in found[dimension]:
-            choices.insert(0, (chosen, chosen))
+            choices.insert(0, (chosen, f"#{chosen}" if by_label else chosen))
         options[dimension] = choices
     return options
 
 
-def tag_keys(query: ExplorerQuery, *, limit: int = 200) -> list[str]:
-    from django.db import connection
+def tag_keys(query: ExplorerQuery, *, limit: int = 200, rows_per_day: int | None = None) -> list[str]:
+    """Tag keys seen in the period, for the group-by list and the tag input. Tags are not in the rollup, so
+    this reads the ledger — a bounded sample of each day (every row on a small ledger) so the page's time does
+    not grow with the ledger; a key no sampled row has can still be typed."""
 
-    start = dt.datetime(query.start.year, query.start.month, query.start.day, tzinfo=dt.UTC)
-    end = dt.datetime(query.end.year, query.end.month, query.end.day, tzinfo=dt.UTC)
-    with connection.cursor() as cur:
+    days = max((query.end - query.start).days, 1)
+    per_day = rows_per_day or max(50, TAG_SAMPLE_ROWS // days)
+    with analytics_cursor() as cur:
         cur.execute(
-            f"SELECT DISTINCT jsonb_object_keys(tags) AS k FROM {CostRecord._meta.db_table} "  # noqa: S608
-            "WHERE charge_period_start >= %s AND charge_period_start < %s ORDER BY k LIMIT %s",
-            [start, end, limit],
+            f"""SELECT DISTINCT k
+                FROM generate_series(%s::timestamp, %s::timestamp - interval '1 day', interval '1 day') AS g(day)
+                CROSS JOIN LATERAL (
+                    SELECT c.tags FROM {LEDGER_TABLE} c
+                    WHERE c.charge_period_start >= g.day AT TIME ZONE 'UTC'
+                      AND c.charge_period_start < (g.day + interval '1 day') AT TIME ZONE 'UTC'
+                      AND c.tags <> '{{}}'::jsonb
+                    LIMIT %s) t
+                CROSS JOIN LATERAL jsonb_object_keys(t.tags) AS k
+                ORDER BY k LIMIT %s""",  # noqa: S608
+            [query.start, query.end, per_day, limit],
         )
         return [row[0] for row in cur.fetchall()]
 
@@ -370,11 +544,14 @@ def explorer_params(params: Mapping[str, str], *, today: dt.date) -> ExplorerPar
             errors.append(f"At most {MAX_RANGE_DAYS // 366} years at a time; the period was shortened.")
             first = last - dt.timedelta(days=MAX_RANGE_DAYS)
     active = next((name for name in PRESETS if preset_range(name, today) == (first, last)), "")
-    filters = {name: params.get(name, "").strip() for name in EXPLORER_DIMENSIONS if params.get(name, "").strip()}
+    filters = {name: params.get(name, "").strip() for name in EXPLORER_ALL_DIMENSIONS if params.get(name, "").strip()}
+    for name, (label, _column) in ALLOCATION_DIMENSIONS.items():
+        if name in filters and not filters[name].isdigit():
+            errors.append(f"{label} {filters.pop(name)!r} is not an id; that filter was ignored.")
     tag = params.get("tag", "").strip()
     tag_key, _, tag_value = tag.partition("=")
     group = params.get("group", "") or "service"
-    if group not in EXPLORER_DIMENSIONS and not (group.startswith("tag:") and len(group) > 4):
+    if group not in EXPLORER_ALL_DIMENSIONS and not (group.startswith("tag:") and len(group) > 4):
         errors.append(f"Cannot group by {group!r}; grouped by service instead.")
         group = "service"
     measure = params.get("measure", "") or "effective_cost"
@@ -452,6 +629,9 @@ def explorer_table(result: ExplorerResult, *, top: int = DEFAULT_TOP) -> Explore
             {"period": period, "key": key, "currency": point["currency"], "amount": Decimal(0), "other": is_other},
         )
         slot["amount"] += point["amount"]
-    series = sorted(merged.values(), key=lambda p: (p["period"], p["currency"], p["other"], p["key"] or ""))
+    series = sorted(
+        merged.values(),  # keys are text, or ids of departments/assets/rules (None: none)
+        key=lambda p: (p["period"], p["currency"], p["other"], "" if p["key"] is None else str(p["key"])),
+    )
     periods = sorted({p["period"] for p in series})
     return ExplorerTable(rows=rows, totals=totals, series=series, periods=periods)

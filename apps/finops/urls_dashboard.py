@@ -1,3 +1,9 @@
 """Portal routes of the FinOps dashboard, included by apps.finops.urls."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import views_dashboard as views
+
+urlpatterns = [
+    path("dashboard/", views.dashboard, name="dashboard"),
+]

@@ -27,25 +27,29 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.roles import Cap
+from apps.core.charts import OTHER_COLOUR, base_layout, colour, figure_json
 from apps.core.permissions import capability_required
 from apps.core.uploads import pending_upload, pending_upload_token
 
 from .connectors import CONNECTORS, connector_for
 from .connectors.base import Connector
+from .dashboard import LedgerLinks
 from .focus import COLUMN_BY_FIELD, REQUIRED_FIELDS, header_lookup
 from .forms import DEFAULT_PREFIX, SourceForm, UploadDefaultsForm, UploadForm
 from .ledger import DEFAULTABLE_FIELDS, LedgerError, inspect_focus_file
 from .models import BillingSource, IngestionRun, SourceKind
 from .selectors import (
+    ALLOCATION_DIMENSIONS,
+    EXPLORER_ALL_DIMENSIONS,
     EXPLORER_DIMENSIONS,
     GRANULARITIES,
     MEASURE_LABELS,
     PRESETS,
+    SPREAD_DIMENSIONS,
     TOP_CHOICES,
     cost_explorer,
     explorer_filter_options,
@@ -664,29 +668,6 @@ def upload_commit(request):
 
 # --- cost explorer -------------------------------------------------------------------------------------
 
-PALETTE = (
-    "#1d4ed8",
-    "#0e9384",
-    "#f79009",
-    "#7a5af8",
-    "#e31b54",
-    "#15b79e",
-    "#2e90fa",
-    "#ee46bc",
-    "#66c61c",
-    "#dc6803",
-    "#6172f3",
-    "#875bf7",
-    "#06aed4",
-    "#ba24d5",
-    "#4e5ba6",
-    "#a15c07",
-    "#099250",
-    "#c11574",
-    "#363f72",
-    "#b54708",
-)
-OTHER_COLOUR = "#98a2b3"
 PLURALS = {
     "provider": "Providers",
     "service": "Services",
@@ -698,80 +679,104 @@ PLURALS = {
     "model": "Models",
     "source": "Billing sources",
     "currency": "Currencies",
+    "department": "Departments",
+    "asset": "AI assets",
+    "rule": "Allocation rules",
 }
-_JSON_SCRIPT_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+NONE_LABELS = {"department": "No department", "asset": "No AI asset", "rule": "No rule"}
 
 
-def _group_label(key, *, other: bool, group_by: str, groups: int = 0) -> str:
+def _group_label(key, *, other: bool, group_by: str, groups: int = 0, names: dict | None = None) -> str:
     if other:
         return f"All other ({groups})" if groups else "All other"
     if key in (None, ""):
-        return "(untagged)" if group_by.startswith("tag:") else "(not set)"
+        return "(untagged)" if group_by.startswith("tag:") else NONE_LABELS.get(group_by, "(not set)")
+    if group_by in ALLOCATION_DIMENSIONS:
+        return (names or {}).get(str(key), f"#{key} (deleted)")
     return str(key)
 
 
-def _figure(table, params, *, dimension_label: str):
-    """A stacked bar per period and group, built with plotly; floats are for drawing only."""
+def _group_drill(group_by: str, key) -> dict[str, str]:
+    """The ledger-rows filter of one group ("none" selects rows no department or asset carries); the ledger
+    page cannot select "no rule" or "untagged", so those (and "All other") open every row of the period."""
+    if group_by.startswith("tag:"):
+        return {"tag": f"{group_by[4:]}={key}"} if key else {}
+    if key in (None, ""):
+        return {group_by: "none"} if group_by in ("department", "asset") else {}
+    return {group_by: str(key)}
+
+
+def _ledger_url(
+    links: LedgerLinks, params, *, first: dt.date, last: dt.date, currency: str, group: dict | None = None
+) -> str:
+    """The ledger rows behind a figure: the explorer's filters, the figure's days, currency and group."""
+    filters = {name: value for name, value in params.query.filters.items() if value}
+    if params.tag:
+        filters["tag"] = params.tag
+    filters.update(group or {})
+    filters["currency"] = currency
+    return links.url(first_day=first, last_day=last, **filters)
+
+
+def _period_days(period: dt.date, params) -> tuple[dt.date, dt.date]:
+    """The days a bar covers: one day, or its month clipped to the explorer's period."""
+    if params.query.granularity != "month":
+        return period, period
+    month_end = (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+    return max(period, params.first_day), min(month_end, params.last_day)
+
+
+def _figure(table, params, *, dimension_label: str, names: dict, links: LedgerLinks):
+    """A stacked bar per period and group; each bar opens its ledger rows. Floats are for drawing only."""
     if not table.series:
         return None
-    import plotly.graph_objects as go
-
     currencies = sorted({row["currency"] for row in table.rows})
     several = len(currencies) > 1
     monthly = params.query.granularity == "month"
+    group_by = params.query.group_by
     x_values = [p.isoformat() for p in table.periods]
     points: dict[tuple, dict] = {}
     for point in table.series:
         points.setdefault((point["currency"], point["key"], point["other"]), {})[point["period"].isoformat()] = point[
             "amount"
         ]
-    figure = go.Figure()
+    date_format = "%B %Y" if monthly else "%a %-d %b %Y"
+    traces = []
     for index, row in enumerate(table.rows):
         values = points.get((row["currency"], row["key"], row["other"]), {})
-        name = _group_label(row["key"], other=row["other"], group_by=params.query.group_by, groups=row.get("groups", 0))
+        name = _group_label(row["key"], other=row["other"], group_by=group_by, groups=row.get("groups", 0), names=names)
         if several:
             name = f"{name} ({row['currency']})"
-        date_format = "%B %Y" if monthly else "%a %-d %b %Y"
-        figure.add_bar(
-            x=x_values,
-            y=[float(values[x]) if x in values else None for x in x_values],
-            name=name,
-            marker_color=OTHER_COLOUR if row["other"] else PALETTE[index % len(PALETTE)],
-            hovertemplate=f"%{{x|{date_format}}}<br>{name}: %{{y:,.2f}} {row['currency']}<extra></extra>",
+        group = {} if row["other"] else _group_drill(group_by, row["key"])
+        urls = []
+        for period in table.periods:
+            if period.isoformat() in values:
+                first, last = _period_days(period, params)
+                urls.append(_ledger_url(links, params, first=first, last=last, currency=row["currency"], group=group))
+            else:
+                urls.append("")
+        hover_name = name.replace("%{", "%%{")
+        traces.append(
+            {
+                "type": "bar",
+                "name": name,
+                "x": x_values,
+                "y": [float(values[x]) if x in values else None for x in x_values],
+                "customdata": urls,
+                "marker": {"color": OTHER_COLOUR if row["other"] else colour(index)},
+                "hovertemplate": f"%{{x|{date_format}}}<br>{hover_name}: %{{y:,.2f}} {row['currency']}"
+                "<br><i>Click for the ledger rows</i><extra></extra>",
+            }
         )
     measure = MEASURE_LABELS[params.query.measure].split(" ")[0]
-    figure.update_layout(
-        template="none",
-        barmode="relative",
-        height=380,
-        margin={"l": 64, "r": 16, "t": 8, "b": 8},
-        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12, "color": "#344054"},
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        showlegend=True,
-        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "title": {"text": f"{dimension_label}: "}},
-        hoverlabel={"bgcolor": "#fff", "bordercolor": "#d0d5dd", "font": {"color": "#101828"}},
-        bargap=0.25,
-        xaxis={
-            "type": "date",
-            "tickformat": "%b %Y" if monthly else "%-d %b",
-            "dtick": "M1" if monthly else None,
-            "showgrid": False,
-            "linecolor": "#d0d5dd",
-            "ticks": "outside",
-            "tickcolor": "#d0d5dd",
-        },
-        yaxis={
-            "title": {"text": f"{measure} ({', '.join(currencies)})"},
-            "gridcolor": "#eaecf0",
-            "zerolinecolor": "#98a2b3",
-            "tickformat": ",.2~f",
-            "rangemode": "tozero",
-        },
-    )
+    layout = base_layout(height=380, y_title=f"{measure} ({', '.join(currencies)})", monthly=monthly)
+    layout["barmode"] = "relative"
+    layout["legend"].update({"y": -0.12, "title": {"text": f"{dimension_label}: "}})
+    if monthly:
+        layout["xaxis"]["dtick"] = "M1"
     if len(x_values) == 1:
-        figure.update_xaxes(type="category")
-    return mark_safe(figure.to_json().translate(_JSON_SCRIPT_ESCAPES))  # noqa: S308 — escaped like json_script
+        layout["xaxis"]["type"] = "category"
+    return figure_json({"data": traces, "layout": layout})
 
 
 def _export_url(querystring: str) -> str:
@@ -789,36 +794,46 @@ def explorer(request):
     query = params.query
     result = cost_explorer(query)
     table = explorer_table(result, top=params.top)
+    options = explorer_filter_options(query)
+    names = {dimension: dict(options[dimension]) for dimension in ALLOCATION_DIMENSIONS}
+    links = LedgerLinks()  # one reverse() for the page's hundreds of bars
     group_by = query.group_by
-    dimension_label = f"Tag {group_by[4:]}" if group_by.startswith("tag:") else EXPLORER_DIMENSIONS[group_by][0]
+    dimension_label = f"Tag {group_by[4:]}" if group_by.startswith("tag:") else EXPLORER_ALL_DIMENSIONS[group_by][0]
     for row in table.rows:
         share = row["share"] if row["share"] is not None else Decimal(0)
         row["bar"] = f"{min(max(share, Decimal(0)), Decimal(100)):.1f}"
-        row["label"] = _group_label(row["key"], other=row["other"], group_by=group_by, groups=row.get("groups", 0))
+        row["label"] = _group_label(
+            row["key"], other=row["other"], group_by=group_by, groups=row.get("groups", 0), names=names.get(group_by)
+        )
+        group = {} if row["other"] else _group_drill(group_by, row["key"])
+        row["rows_url"] = _ledger_url(
+            links, params, first=params.first_day, last=params.last_day, currency=row["currency"], group=group
+        )
         if not row["other"]:
             if group_by.startswith("tag:"):
                 drill = {"tag": f"{group_by[4:]}={row['key']}"} if row["key"] else {}
             else:
-                drill = {group_by: row["key"]} if row["key"] else {}
+                drill = {group_by: str(row["key"])} if row["key"] not in (None, "") else {}
             row["drill"] = params.querystring(**drill) if drill else ""
-    options = explorer_filter_options(query)
     keys = tag_keys(query)
     querystring = params.querystring()
+    allocation_filtered = any(query.filters.get(name) for name in ALLOCATION_DIMENSIONS)
     context = {
         "params": params,
         "query": query,
         "result": result,
         "table": table,
-        "figure": _figure(table, params, dimension_label=dimension_label),
+        "figure": _figure(table, params, dimension_label=dimension_label, names=names.get(group_by, {}), links=links),
         "dimension_label": dimension_label,
         "dimension_plural": PLURALS.get(group_by, f"{dimension_label} values"),
         "measure_name": MEASURE_LABELS[query.measure].split(" ")[0],
         "filter_count": len(query.filters) + (1 if query.tag_key else 0),
         "filters": [
             {"name": name, "label": label, "options": options[name], "value": query.filters.get(name, "")}
-            for name, (label, _) in EXPLORER_DIMENSIONS.items()
+            for name, (label, _) in EXPLORER_ALL_DIMENSIONS.items()
         ],
         "group_choices": [(name, label) for name, (label, _) in EXPLORER_DIMENSIONS.items()],
+        "allocation_choices": [(name, label) for name, (label, _) in ALLOCATION_DIMENSIONS.items()],
         "tag_keys": keys,
         "measures": [(value, label.split(" ")[0], label) for value, label in MEASURE_LABELS.items()],
         "largest": next((row for row in table.rows if not row["other"]), None),
@@ -834,9 +849,18 @@ def explorer(request):
             for name, label in PRESETS.items()
         ],
         "filtered": bool(query.filters or query.tag_key),
-        "clear_querystring": params.querystring(**{name: "" for name in EXPLORER_DIMENSIONS}, tag=""),
+        "clear_querystring": params.querystring(**{name: "" for name in EXPLORER_ALL_DIMENSIONS}, tag=""),
         "querystring": querystring,
-        "export_url": _export_url(querystring),
+        # The FOCUS export filters on ledger columns only: with a department/asset/rule filter it would hold
+        # more rows than the explorer shows, so it is not offered then.
+        "export_url": "" if allocation_filtered else _export_url(querystring),
+        "allocation_filtered": allocation_filtered,
+        "spread_group": group_by in SPREAD_DIMENSIONS,
+        "all_rows_url": _ledger_url(
+            links, params, first=params.first_day, last=params.last_day, currency=table.totals[0]["currency"]
+        )
+        if table.totals
+        else "",
         "tz": timezone.get_current_timezone_name(),
     }
     partial = request.htmx and not request.htmx.boosted and not request.htmx.history_restore_request

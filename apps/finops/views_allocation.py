@@ -171,7 +171,9 @@ def _filter_labels(values: dict) -> list[tuple[str, str]]:
     labels = []
     names = {"department": Department, "asset": Asset, "rule": AllocationRule}
     for key, value in values.items():
-        if key in names:
+        if key in names and value == "none":
+            labels.append((key.capitalize(), f"No {key}"))
+        elif key in names:
             found = names[key].objects.filter(pk=int(value)).values_list("name", flat=True).first()
             labels.append((key.replace("_", " ").capitalize(), found or f"#{value} (deleted)"))
         else:

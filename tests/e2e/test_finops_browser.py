@@ -109,7 +109,7 @@ def test_g_upload_the_focus_sample_and_explore_it_by_service(manager_page, shot,
 
     # Regroup without a page load: HTMX swaps the explorer and the chart is drawn again; the URL follows.
     page.get_by_label("Group by").select_option(label="Provider")
-    page.wait_for_url(re.compile(r"group=provider"))
+    expect(page).to_have_url(re.compile(r"group=provider"), timeout=30_000)  # pushed by HTMX after the redraw
     expect(groups.get_by_role("row").filter(has_text="Microsoft")).to_be_visible()
     expect(page.locator("#chart .chart .main-svg").first).to_be_visible()
     expect(page.locator("#chart .legend")).to_contain_text("AWS")
@@ -203,10 +203,10 @@ def test_j_the_demo_ledger_shows_twelve_months_of_harbor_spend(manager_page, sho
     page.wait_for_url(re.compile(r"/c/harbor/finops/\?from="))
     expect(page.locator("#explorer")).not_to_have_class(re.compile("is-loading"))
     page.get_by_label("Group by").select_option("provider")  # HTMX redraws on each change
-    page.wait_for_url(re.compile(r"group=provider"))
+    expect(page).to_have_url(re.compile(r"group=provider"), timeout=30_000)  # pushed by HTMX after the redraw
     expect(page.locator("#explorer")).not_to_have_class(re.compile("is-loading"))
     page.get_by_label("Bars").select_option("month")
-    page.wait_for_url(re.compile(r"granularity=month"))
+    expect(page).to_have_url(re.compile(r"granularity=month"), timeout=30_000)  # pushed by HTMX after the redraw
     expect(page.locator("#explorer")).not_to_have_class(re.compile("is-loading"))
     table = page.locator("table").first
     expect(table).to_contain_text("Google Cloud")

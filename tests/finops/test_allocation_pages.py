@@ -65,6 +65,32 @@ def test_ledger_rows_for_a_department_include_its_shared_rows(booked, login_as, 
     assert [r.effective_cost for r in unallocated] == [Decimal("1.250000000000")]
 
 
+def test_ledger_rows_without_a_department_or_an_asset(booked, login_as, alpha_manager):
+    """department=none is what "No department" on a chart opens: rows neither booked to one nor shared out."""
+    client = login_as(alpha_manager)
+    rows = client.get(URL + "ledger/?from=2026-11-01&to=2026-11-30&department=none").context["rows"]
+    assert [r.effective_cost for r in rows] == [Decimal("1.250000000000")]
+    shared_or_booked = client.get(URL + "ledger/?from=2026-11-01&to=2026-11-30&asset=none").context["rows"]
+    assert len(shared_or_booked) == 8  # no row carries an asset
+    page = client.get(URL + "ledger/?from=2026-11-01&to=2026-11-30&department=sales")
+    assert "is not an id" in page.content.decode()
+
+
+def test_ledger_rows_by_resource(in_alpha, login_as, alpha_manager):
+    source = BillingSource.objects.create(name="OpenAI", kind="openai")
+    book(
+        source,
+        [
+            openai_day_row("2026-11-02", "4.00", resource_id="proj_a"),
+            openai_day_row("2026-11-02", "6.00", resource_id="proj_b"),
+        ],
+        start="2026-11-02",
+        end="2026-11-03",
+    )
+    rows = login_as(alpha_manager).get(URL + "ledger/?from=2026-11-01&to=2026-11-30&resource=proj_b").context["rows"]
+    assert [r.effective_cost for r in rows] == [Decimal("6.000000000000")]
+
+
 def test_ledger_rows_csv_and_constant_queries(booked, login_as, alpha_manager, django_assert_max_num_queries):
     client = login_as(alpha_manager)
     with django_assert_max_num_queries(25):

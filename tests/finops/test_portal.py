@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
@@ -30,6 +31,7 @@ from apps.finops.connectors.base import (
 from apps.finops.focus import day_bounds
 from apps.finops.ledger import sum_file_independently
 from apps.finops.models import BillingSource, CostRecord, IngestionRun
+from apps.finops.rollups import rollup_refresh
 from apps.finops.selectors import (
     ExplorerQuery,
     cost_explorer,
@@ -514,9 +516,12 @@ def test_explorer_totals_equal_the_ledger_to_the_cent(alpha, engineer, sample_ru
     assert f'data-table-total="USD">{_money(ledger["effective_cost"])} USD' in page
     assert f'data-total="USD">{_money(ledger["effective_cost"])}' in page
     assert "All other (23)" in page and "Amazon Elastic Compute Cloud" in page
-    assert 'data-plotly-figure="explorer-figure"' in page and '"type":"bar"' in page
-    assert "vendor/plotly.min.js" in page and "finops/explorer.js" in page
-    assert '"barmode":"relative"' in page
+    assert 'data-plotly-figure="explorer-figure"' in page
+    embedded = re.search(r'<script type="application/json" id="explorer-figure">(.*?)</script>', page)
+    figure = json.loads(embedded.group(1))
+    assert {trace["type"] for trace in figure["data"]} == {"bar"} and figure["layout"]["barmode"] == "relative"
+    assert "vendor/plotly.min.js" in page and "keel/charts.js" in page and "finops/explorer.js" in page
+    assert response.context["result"].read_from == "rollup"
     options = {f["name"]: f["options"] for f in response.context["filters"]}
     assert options["provider"] == [("AWS", "AWS"), ("Microsoft", "Microsoft"), ("Oracle", "Oracle")]
     assert ("1234567890123", "1234567890123 · SunBird") in options["account"]
@@ -568,6 +573,7 @@ def test_explorer_escapes_ledger_text_in_the_chart_and_the_table(in_alpha, engin
     run = IngestionRun.objects.create(source=source)
     row = {**_row("2026-11-10", "3.00"), "service_name": "</script><script>alert(1)</script>"}
     load_rows(source_id=source.pk, run_id=run.pk, rows=[row], scope=ChargeWindow(*day_bounds(dt.date(2026, 11, 10))))
+    rollup_refresh(source_id=source.pk, start=dt.date(2026, 11, 10), end=dt.date(2026, 11, 11))
     page = _html(login_as(engineer).get(f"{BASE}?from=2026-11-01&to=2026-11-30"))
     assert "<script>alert(1)" not in page
     assert "\\u003cscript\\u003ealert(1)" in page.lower()  # inside the figure's JSON, escaped
@@ -609,6 +615,7 @@ def test_explorer_top_n_keeps_every_currency_whole(in_alpha, fake):
         rows=rows,
         scope=ChargeWindow(*day_bounds(dt.date(2026, 11, 10))),
     )
+    rollup_refresh(source_id=source.pk, start=dt.date(2026, 11, 10), end=dt.date(2026, 11, 11))
     result = cost_explorer(ExplorerQuery(start=dt.date(2026, 11, 1), end=dt.date(2026, 12, 1)))
     table = explorer_table(result, top=3)
     for currency in ("USD", "EUR"):

@@ -27,7 +27,15 @@ from ..connectors import connector_for
 from ..focus import LEDGER_FIELDS
 from ..ledger import DEFAULTABLE_FIELDS, LedgerError
 from ..models import BillingSource, CostRecord, IngestionRun, SourceKind
-from ..selectors import EXPLORER_DIMENSIONS, ExplorerQuery, cost_explorer, runs_list, sources_list
+from ..selectors import (
+    ALLOCATION_DIMENSIONS,
+    EXPLORER_ALL_DIMENSIONS,
+    EXPLORER_DIMENSIONS,
+    ExplorerQuery,
+    cost_explorer,
+    runs_list,
+    sources_list,
+)
 from ..services import (
     billing_source_delete,
     billing_source_save,
@@ -319,7 +327,10 @@ class CostRecordViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
 
 class CostExplorerView(APIView):
-    """Totals by group and by day or month for a period, filtered like the ledger; exact decimal strings."""
+    """Totals by group and by day or month for a period, filtered like the ledger; exact decimal strings.
+
+    Read from the daily rollup, or from the ledger when the query filters or groups by a tag (`read_from`).
+    Departments and assets count shared costs at each share."""
 
     read_capability = Cap.VIEW
 
@@ -328,7 +339,15 @@ class CostExplorerView(APIView):
         parameters=[
             *PERIOD_PARAMETERS,
             *DIMENSION_PARAMETERS,
-            OpenApiParameter("group", str, description="A dimension, or `tag:<key>`. Default `service`."),
+            *[
+                OpenApiParameter(name, int, description=f"{label} id.")
+                for name, (label, _c) in ALLOCATION_DIMENSIONS.items()
+            ],
+            OpenApiParameter(
+                "group",
+                str,
+                description="A dimension (also `department`, `asset`, `rule`), or `tag:<key>`. Default `service`.",
+            ),
             OpenApiParameter("measure", str, enum=["effective_cost", "billed_cost", "list_cost", "contracted_cost"]),
             OpenApiParameter("granularity", str, enum=["day", "month"]),
         ],
@@ -367,13 +386,19 @@ class CostExplorerView(APIView):
         if end <= start:
             raise ValidationError({"to": "`to` must be after `from`."})
         group = params.get("group", "service")
-        if group not in EXPLORER_DIMENSIONS and not group.startswith("tag:"):
-            raise ValidationError({"group": f"One of {', '.join(EXPLORER_DIMENSIONS)} or tag:<key>."})
+        if group not in EXPLORER_ALL_DIMENSIONS and not group.startswith("tag:"):
+            raise ValidationError({"group": f"One of {', '.join(EXPLORER_ALL_DIMENSIONS)} or tag:<key>."})
+        filters = _dimension_filters(params)
+        for name in ALLOCATION_DIMENSIONS:
+            if params.get(name, "") != "":
+                if not params[name].isdigit():
+                    raise ValidationError({name: "An id."})
+                filters[name] = params[name]
         key, value = _tag(params)
         query = ExplorerQuery(
             start=start,
             end=end,
-            filters=_dimension_filters(params),
+            filters=filters,
             tag_key=key,
             tag_value=value,
             group_by=group,
@@ -389,6 +414,7 @@ class CostExplorerView(APIView):
                 "measure": query.measure,
                 "granularity": query.granularity,
                 "row_count": result.row_count,
+                "read_from": result.read_from,
                 "totals": {currency: str(amount) for currency, amount in result.totals.items()},
                 "groups": [{**g, "amount": str(g["amount"])} for g in result.groups],
                 "series": [

@@ -1,3 +1,9 @@
 """API routes of the FinOps dashboard, included by apps.finops.api.urls."""
 
-urlpatterns: list = []
+from django.urls import re_path
+
+from .dashboard import FinopsDashboardView
+
+urlpatterns = [
+    re_path(r"^finops-dashboard/?$", FinopsDashboardView.as_view(), name="finops-dashboard"),
+]
