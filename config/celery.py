@@ -56,10 +56,30 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=1, minute=40),  # catches assets/departments renamed since the last change
         "options": {"expires": 6 * 3600},
     },
+    "runaway-scan": {
+        "task": "runaway.scan",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
     "budgets-evaluate": {
         "task": "budgets.evaluate",
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 14 * 60},
+    },
+    "anomalies-daily-scan": {
+        "task": "anomalies.daily_scan",
+        "schedule": crontab(hour=6, minute=30),
+        "options": {"expires": 6 * 3600},
+    },
+    "shadow-ai-scan": {
+        "task": "shadow_ai.scan",
+        "schedule": crontab(hour=5, minute=50),
+        "options": {"expires": 6 * 3600},
+    },
+    "recommendations-refresh": {
+        "task": "recommendations.refresh",
+        "schedule": crontab(hour=6, minute=10),
+        "options": {"expires": 6 * 3600},
     },
     "core-prune-task-runs": {
         "task": "core.prune_task_runs",

@@ -36,7 +36,9 @@ PUBLIC_URLCONF = "config.urls_public"
 ID = "__ID__"  # stands for an object id in a route template; filled at test time
 # Values tried, in order, for a path parameter that is not an object id.
 CANDIDATES = ("x", "1", "json", ".json", "00000000-0000-0000-0000-000000000001", "agent")
-ID_GROUP = re.compile(r"^(pk|id|seq|\w+_id|\w+_pk)$")
+# Object identifiers: ids, and the codes some objects are addressed by (business units: /unit-economics/<code>/;
+# their cross-client 404 is tested with real codes in tests/unit_economics).
+ID_GROUP = re.compile(r"^(pk|id|seq|code|\w+_id|\w+_pk)$")
 PROBLEM = "application/problem+json"
 # MSP-level routes anyone may open (sign-in, invitations, health, the API description). Listed here on
 # purpose rather than read from the middleware, so widening the middleware's list fails this file.

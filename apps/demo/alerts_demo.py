@@ -10,12 +10,6 @@ def demo_alerts(clients) -> None:
     """One delivery channel per client and a few alerts, so the console and feeds are not empty."""
     samples = {
         "acme": [
-            (
-                "agent_runaway",
-                "critical",
-                "Token burn far above baseline on agent underwriter-7",
-                "underwriter-7 spent $1,356 in the last hour against a $4/hour baseline.",
-            ),
             ("ingestion", "medium", "AWS Cost Explorer throttled the last sync", "Retried with backoff."),
         ],
         "maple": [

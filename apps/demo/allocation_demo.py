@@ -101,5 +101,5 @@ def demo_allocation(clients) -> None:
                 ]
                 if "asset" in spec:
                     fields["asset"] = Asset.objects.get(name=spec["asset"])
-                allocation_rule_save(**fields)
+                allocation_rule_save(**fields, recompute=False)
             allocation_recompute_all()

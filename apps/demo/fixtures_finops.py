@@ -282,6 +282,20 @@ def daily_quantity(weekday_quantity: str, how: Shape, day: dt.date, today: dt.da
     return quantity.quantize(Decimal(places))
 
 
+# One-day incidents the anomaly demo finds open (client, resource or project, meter/SKU) → (days ago, extra
+# quantity that day): Maple's debug logging left on after a release (+140 GB into Log Analytics, ≈ CAD 560) and
+# an ad-hoc full scan of Harbor's claims warehouse (+72 TiB analysed in BigQuery, ≈ USD 450).
+ONE_DAY_INCIDENTS = {
+    ("maple", "log-maple-prod", "logs"): (4, Decimal(140)),
+    ("harbor", "harbor-data-warehouse", "bq-analysis"): (5, Decimal(72)),
+}
+
+
+def incident_extra(client: str, where: str, meter: str, day: dt.date, today: dt.date) -> Decimal:
+    days_ago, extra = ONE_DAY_INCIDENTS.get((client, where, meter), (None, Decimal(0)))
+    return extra if days_ago is not None and day == today - dt.timedelta(days=days_ago) else Decimal(0)
+
+
 def _tags(team: str, app: str, department: str, **more) -> tuple[tuple[str, str], ...]:
     return (("team", team), ("app", app), ("department", department), ("env", "prod"), *more.items())
 
@@ -1151,6 +1165,8 @@ def maple_cost_rows(today: dt.date, month: dt.date) -> list[list]:
         for (sub_id, sub_name), group, location, resource, meter_key, weekday, tags, how in table:
             resource_type, category, subcategory, meter, unit, price, family = AZURE_METERS[meter_key]
             quantity = daily_quantity(weekday, how, day, today, rng, "0.00000001")
+            if quantity is not None:
+                quantity += incident_extra("maple", resource, meter_key, day, today)
             cost = (quantity * Decimal(price)).quantize(Decimal("0.00000001"))
             region = "CA Central" if location == CC else "CA East"
             record = {
@@ -1447,6 +1463,8 @@ def harbor_gcp_rows(today: dt.date) -> list[dict]:
         for project, sku_key, region, resource, weekday, labels, how in table:
             service, sku, unit, pricing_unit, per_unit, rate = GCP_SKUS[sku_key]
             quantity = daily_quantity(weekday, how, day, today, rng, "0.000001")
+            if quantity is not None:
+                quantity += incident_extra("harbor", project, sku_key, day, today)
             cost = (quantity * Decimal(rate)).quantize(Decimal("0.000001"))
             number, name, project_labels = GCP_PROJECTS[project]
             credits = []

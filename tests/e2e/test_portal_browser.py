@@ -15,7 +15,7 @@ from tests.e2e.conftest import EXECUTIVE, MANAGER, remember_session, sign_in
 pytestmark = pytest.mark.e2e
 
 DEMO_CLIENTS = ("Acme Underwriting", "Harbor Insurance", "Maple Health Clinics")
-RUNAWAY = "Token burn far above baseline on agent underwriter-7"
+RUNAWAY = "Runaway spend ended: agent underwriter-7"  # the runaway demo's alert (names match substrings)
 
 
 def _clients_table(page):

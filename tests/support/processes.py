@@ -64,7 +64,7 @@ def separate_database(*, demo: bool = False, extra_env: dict | None = None) -> I
     }
     try:
         command = [sys.executable, "manage.py", "keel_setup", *(["--demo"] if demo else [])]
-        subprocess.run(command, cwd=BASE_DIR, env=env, check=True, capture_output=True, timeout=300)
+        subprocess.run(command, cwd=BASE_DIR, env=env, check=True, capture_output=True, timeout=900)
         yield env
     finally:
         with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:

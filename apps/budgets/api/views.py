@@ -6,7 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -19,7 +25,11 @@ from ..models import Budget
 from ..selectors import budget_status, budgets_list, month_start, parse_month, utc_today
 from ..services import budget_delete, budget_save, budgets_evaluate
 
+# Budget states as the status endpoint reports them (named in the OpenAPI enum overrides).
+BUDGET_STATES = ["paused", "over", "forecast_over", "watch", "on_track", "within"]
 
+
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-12"})
 class MonthField(serializers.Field):
     default_error_messages = {"invalid": "Write the month as YYYY-MM, e.g. 2026-12."}
 
@@ -162,7 +172,7 @@ class BudgetStatusSerializer(serializers.Serializer):
     forecast_percent = serializers.DecimalField(max_digits=8, decimal_places=1)
     confidence = serializers.ChoiceField(choices=["high", "medium", "low", "final", "none"])
     confidence_text = serializers.CharField()
-    state = serializers.ChoiceField(choices=["paused", "over", "forecast_over", "watch", "on_track", "within"])
+    state = serializers.ChoiceField(choices=BUDGET_STATES)
     days_left = serializers.IntegerField(help_text="Calendar days left in the month, today included (UTC).")
     notes = serializers.ListField(child=serializers.CharField(), help_text="Short history, bills not yet in…")
     thresholds = ThresholdStatusSerializer(many=True)
