@@ -52,12 +52,13 @@ def test_the_demo_catches_and_stops_the_loop(acme_like):
         assert incident.severity == "critical"
         assert runaway_settings().auto_stop is True
         call = KillSwitchCall.objects.get()
-        assert (call.outcome, call.trigger, call.called_at) == ("stopped", "automatic", incident.detected_at)
+        # Auto-stop was off during the loop: the engineer's Stop when its last minute was booked, then switched on.
+        assert (call.outcome, call.trigger, call.called_at) == ("stopped", "manual", end)
+        assert call.requested_by == "am@northwind.example" and call.signed
         assert '"status": "stopped"' in call.response_excerpt
-        # The finops demo's loop ran on for 40 minutes: Keel says so, and the incident ends after 10 quiet ones.
-        assert incident.status == RunawayIncident.Status.ENDED
+        assert incident.status == RunawayIncident.Status.ENDED  # after 10 quiet minutes
         assert incident.last_seen_at == end
-        assert "burning_after_stop" in incident.signals
+        assert "burning_after_stop" not in incident.signals
         assert incident.burned >= Decimal("904.00")  # 40 minutes × $22.60 (+ the agent's normal calls)
         alert = Alert.objects.get(kind="runaway_spend")
         assert alert.severity == "critical" and alert.first_seen_at == incident.detected_at
