@@ -66,6 +66,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 14 * 60},
     },
+    "incidents-clock-watch": {
+        "task": "incidents.clock_watch",
+        "schedule": crontab(minute="*/5"),  # alerts before each regulatory notification deadline
+        "options": {"expires": 4 * 60},
+    },
     "anomalies-daily-scan": {
         "task": "anomalies.daily_scan",
         "schedule": crontab(hour=6, minute=30),

@@ -15,6 +15,7 @@ urlpatterns = [
     path("finops/runaway/", include("apps.runaway.urls")),
     path("finops/shadow-ai/", include("apps.shadow_ai.urls")),
     path("finops/recommendations/", include("apps.recommendations.urls")),
+    path("incidents/", include("apps.incidents.urls")),
     path("audit/", include("apps.audit.urls")),
     path("jobs/", tenancy_views.task_runs, name="jobs"),
     path("settings/", tenancy_views.client_settings, name="settings"),

@@ -1,4 +1,5 @@
-"""The demo MSP "Northwind AI Operations": three clients and their people, created through the services.
+"""The demo MSP "Northwind AI Operations": three clients, its own internal workspace and their people, created
+through the services.
 
 Idempotent: a second run finds everything in place and changes nothing. Later capabilities add their own
 demo data through `demo_load` steps that also check before they write.
@@ -73,6 +74,19 @@ DEMO_CLIENTS = [
         "gold",
         Decimal("12750.00"),
     ),
+    # "Client zero": the MSP's own workspace. NIS2 puts managed service providers themselves in scope
+    # (Annex I, ICT service management), so the MSP keeps its own register the way it keeps its clients'.
+    DemoClient(
+        "northwind",
+        "Northwind AI Operations (internal)",
+        "Managed AI services (our own operations)",
+        "Europe/Amsterdam",
+        "EUR",
+        "eu",
+        "essential",
+        "bronze",
+        Decimal("0.00"),
+    ),
 ]
 
 
@@ -123,7 +137,7 @@ def demo_load() -> list[DemoLogin]:
             manager = _user("am@northwind.example", "Sam Rivera", Role.ACCOUNT_MANAGER, totp=True)
             engineer = _user("engineer@northwind.example", "Lee Chen", Role.ENGINEER, totp=True)
             executive = _user("cfo@acme.example", "Dana Weber")
-            for slug in ("acme", "maple", "harbor"):
+            for slug in ("acme", "maple", "harbor", "northwind"):
                 _grant(manager, clients[slug], Role.ACCOUNT_MANAGER)
             _grant(engineer, clients["acme"], Role.ENGINEER)
             _grant(engineer, clients["harbor"], Role.ENGINEER)
@@ -150,6 +164,7 @@ def _demo_steps():
     from .anomalies_demo import demo_anomalies
     from .budgets_demo import demo_budgets
     from .finops_demo import demo_finops
+    from .incidents_demo import demo_incidents
     from .inventory_demo import demo_departments, demo_inventory
     from .recommendations_demo import demo_recommendations
     from .runaway_demo import demo_runaway
@@ -167,5 +182,6 @@ def _demo_steps():
         demo_runaway,
         demo_shadow_ai,
         demo_recommendations,
+        demo_incidents,
         demo_alerts,
     ]

@@ -63,6 +63,7 @@ TENANT_APPS = [
     "apps.runaway",
     "apps.shadow_ai",
     "apps.recommendations",
+    "apps.incidents",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -227,6 +228,8 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("KEEL_MAX_REQUEST_BYTES", default=10 * 1024 * 1024)
 # FOCUS uploads stream to disk; anything larger is refused before its body is read.
 KEEL_FOCUS_UPLOAD_MAX_BYTES = env.int("KEEL_FOCUS_UPLOAD_MAX_BYTES", default=500 * 1024 * 1024)
+# Compliance evidence files: anything larger is refused with a clear error.
+KEEL_EVIDENCE_MAX_BYTES = env.int("KEEL_EVIDENCE_MAX_BYTES", default=25 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- email ------------------------------------------------------------------

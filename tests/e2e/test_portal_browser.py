@@ -14,7 +14,7 @@ from tests.e2e.conftest import EXECUTIVE, MANAGER, remember_session, sign_in
 
 pytestmark = pytest.mark.e2e
 
-DEMO_CLIENTS = ("Acme Underwriting", "Harbor Insurance", "Maple Health Clinics")
+DEMO_CLIENTS = ("Acme Underwriting", "Harbor Insurance", "Maple Health Clinics", "Northwind AI Operations (internal)")
 RUNAWAY = "Runaway spend ended: agent underwriter-7"  # the runaway demo's alert (names match substrings)
 
 
