@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts.api.views import ApiKeyViewSet
 from apps.audit.api.views import AuditEventViewSet
 from apps.catalog.api.views import ModelPriceViewSet
+from apps.frameworks.api.urls import urlpatterns as frameworks_urls
 from apps.portfolio.api import AlertFeedViewSet
 from apps.tenancy.api.views import ClientViewSet
 
@@ -15,4 +16,4 @@ router.register("api-keys", ApiKeyViewSet, basename="msp-api-key")
 router.register("audit-events", AuditEventViewSet, basename="msp-audit-event")
 router.register("model-catalog", ModelPriceViewSet, basename="model-catalog")
 
-urlpatterns = router.urls
+urlpatterns = [*frameworks_urls, *router.urls]

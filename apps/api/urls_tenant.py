@@ -9,6 +9,7 @@ from apps.anomalies.api.urls import urlpatterns as anomalies_urls
 from apps.audit.api.views import AuditEventViewSet
 from apps.budgets.api.urls import urlpatterns as budgets_urls
 from apps.finops.api.urls import urlpatterns as finops_urls
+from apps.frameworks.api.urls import urlpatterns as frameworks_urls
 from apps.incidents.api.urls import urlpatterns as incidents_urls
 from apps.inventory.api.transfer import urlpatterns as inventory_transfer_urls
 from apps.inventory.api.views import (
@@ -53,6 +54,7 @@ urlpatterns = [
     *runaway_urls,
     *shadow_ai_urls,
     *recommendations_urls,
+    *frameworks_urls,
     *incidents_urls,
     *router.urls,
 ]

@@ -47,6 +47,7 @@ SHARED_APPS = [
     "apps.audit",
     "apps.accounts",
     "apps.catalog",
+    "apps.frameworks",
     "apps.api",
     "apps.portfolio",
     "apps.demo",

@@ -20,6 +20,9 @@ class Command(BaseCommand):
         from apps.catalog.services import catalog_load_bundled
 
         catalog_load_bundled()  # the model price catalog; skipped when the bundled file is already loaded
+        from apps.frameworks.library import frameworks_load_bundled
+
+        frameworks_load_bundled()  # the compliance framework library; unchanged files are skipped
         if demo:
             from apps.demo.services import DEMO_TOTP_SECRET, demo_load
 
