@@ -66,6 +66,21 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 14 * 60},
     },
+    "compliance-generate-evidence": {
+        "task": "compliance.generate_evidence",
+        "schedule": crontab(hour=4, minute=40),
+        "options": {"expires": 6 * 3600},
+    },
+    "compliance-evidence-check": {
+        "task": "compliance.evidence_check",  # expiry alerts, expired marking, stored files re-hashed
+        "schedule": crontab(hour=5, minute=10),
+        "options": {"expires": 6 * 3600},
+    },
+    "compliance-readiness-snapshot": {
+        "task": "compliance.readiness_snapshot",
+        "schedule": crontab(hour=5, minute=40),
+        "options": {"expires": 6 * 3600},
+    },
     "incidents-clock-watch": {
         "task": "incidents.clock_watch",
         "schedule": crontab(minute="*/5"),  # alerts before each regulatory notification deadline

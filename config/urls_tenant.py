@@ -15,6 +15,8 @@ urlpatterns = [
     path("finops/runaway/", include("apps.runaway.urls")),
     path("finops/shadow-ai/", include("apps.shadow_ai.urls")),
     path("finops/recommendations/", include("apps.recommendations.urls")),
+    path("compliance/audit-packs/", include("apps.auditpacks.urls")),
+    path("compliance/", include("apps.compliance.urls")),
     path("incidents/", include("apps.incidents.urls")),
     path("audit/", include("apps.audit.urls")),
     path("jobs/", tenancy_views.task_runs, name="jobs"),

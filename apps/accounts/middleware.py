@@ -134,12 +134,19 @@ def _mfa_enabled(user) -> bool:
 
 
 def _client_user_home(user):
-    """A client user who opens the MSP console lands in their own workspace instead."""
+    """A client user who opens the MSP console lands in their own workspace instead; an auditor, who reads only
+    the compliance register, lands on the register."""
     from .access import clients_for_user
+    from .models import Membership
+    from .roles import ROLE_CAPABILITIES, Cap
 
     client = clients_for_user(user).first()
     if client is None:
         raise Http404
+    role = Membership.objects.filter(user=user, client=client).values_list("role", flat=True).first()
+    capabilities = ROLE_CAPABILITIES.get(role, frozenset())
+    if Cap.VIEW not in capabilities and Cap.VIEW_REGISTER in capabilities:
+        return redirect(f"{client.get_absolute_url()}compliance/")
     return redirect(client.get_absolute_url())
 
 

@@ -7,7 +7,9 @@ from apps.accounts.api.views import ApiKeyViewSet, MembershipViewSet
 from apps.alerts.api.views import AlertViewSet, ChannelViewSet
 from apps.anomalies.api.urls import urlpatterns as anomalies_urls
 from apps.audit.api.views import AuditEventViewSet
+from apps.auditpacks.api.urls import urlpatterns as auditpacks_urls
 from apps.budgets.api.urls import urlpatterns as budgets_urls
+from apps.compliance.api.urls import urlpatterns as compliance_urls
 from apps.finops.api.urls import urlpatterns as finops_urls
 from apps.frameworks.api.urls import urlpatterns as frameworks_urls
 from apps.incidents.api.urls import urlpatterns as incidents_urls
@@ -55,6 +57,8 @@ urlpatterns = [
     *shadow_ai_urls,
     *recommendations_urls,
     *frameworks_urls,
+    *compliance_urls,
     *incidents_urls,
+    *auditpacks_urls,
     *router.urls,
 ]

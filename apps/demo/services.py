@@ -162,7 +162,9 @@ def _demo_steps():
     from .alerts_demo import demo_alerts
     from .allocation_demo import demo_allocation
     from .anomalies_demo import demo_anomalies
+    from .auditpacks_demo import demo_auditpacks
     from .budgets_demo import demo_budgets
+    from .compliance_demo import demo_compliance
     from .finops_demo import demo_finops
     from .incidents_demo import demo_incidents
     from .inventory_demo import demo_departments, demo_inventory
@@ -182,6 +184,8 @@ def _demo_steps():
         demo_runaway,
         demo_shadow_ai,
         demo_recommendations,
+        demo_compliance,
         demo_incidents,
+        demo_auditpacks,
         demo_alerts,
     ]

@@ -64,7 +64,9 @@ TENANT_APPS = [
     "apps.runaway",
     "apps.shadow_ai",
     "apps.recommendations",
+    "apps.compliance",
     "apps.incidents",
+    "apps.auditpacks",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -231,6 +233,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("KEEL_MAX_REQUEST_BYTES", default=10 * 102
 KEEL_FOCUS_UPLOAD_MAX_BYTES = env.int("KEEL_FOCUS_UPLOAD_MAX_BYTES", default=500 * 1024 * 1024)
 # Compliance evidence files: anything larger is refused with a clear error.
 KEEL_EVIDENCE_MAX_BYTES = env.int("KEEL_EVIDENCE_MAX_BYTES", default=25 * 1024 * 1024)
+# Ed25519 seed (base64, 32 bytes) that signs audit packs; empty: derived from SECRET_KEY (so rotating it changes
+# the key auditors compare).
+KEEL_AUDIT_SIGNING_KEY = env("KEEL_AUDIT_SIGNING_KEY", default="")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- email ------------------------------------------------------------------
@@ -287,6 +292,7 @@ SPECTACULAR_SETTINGS = {
         "RecommendationKindEnum": "apps.recommendations.models.Kind",
         "RecommendationStatusEnum": "apps.recommendations.models.Status",
         "RecommendationOriginEnum": "apps.recommendations.models.Origin",
+        "AuditPackStatusEnum": "apps.auditpacks.models.AuditPack.Status",
     },
 }
 

@@ -53,6 +53,7 @@ class LibraryReadPermission(BasePermission):
 
 class LibraryView:
     permission_classes = [LibraryReadPermission]
+    read_capability = (Cap.VIEW, Cap.VIEW_REGISTER)  # in a client: either one reads (the role matrix checks it)
     filter_backends: list = []
 
     def framework(self):

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AuditpacksConfig(AppConfig):
+    name = "apps.auditpacks"
+    verbose_name = "Audit packs"
