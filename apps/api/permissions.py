@@ -22,4 +22,5 @@ class KeelAccessPermission(BasePermission):
             needed = getattr(view, "write_capability", Cap.EDIT)
             action = getattr(view, "action", None)
             needed = getattr(view, "action_capabilities", {}).get(action, needed)
-        return access.can(needed)
+        any_of = needed if isinstance(needed, tuple) else (needed,)
+        return any(access.can(capability) for capability in any_of)

@@ -101,7 +101,7 @@ def source_url(incident) -> str:
         return ""
 
 
-@capability_required(Cap.VIEW)
+@capability_required(Cap.VIEW, Cap.VIEW_REGISTER)  # auditors read the register
 def incident_list(request):
     params = request.GET
     status = params.get("status") or "active"
@@ -147,7 +147,7 @@ def incident_list(request):
     return render(request, "incidents/list.html", context)
 
 
-@capability_required(Cap.VIEW)
+@capability_required(Cap.VIEW, Cap.VIEW_REGISTER)  # auditors read the register
 def incident_detail(request, pk):
     incident = _incident_or_404(pk)
     now = timezone.now()
@@ -401,7 +401,7 @@ def settings_view(request):
     return render(request, "incidents/settings.html", context)
 
 
-@capability_required(Cap.VIEW)
+@capability_required(Cap.VIEW, Cap.VIEW_REGISTER)  # auditors read the register
 def regimes_view(request):
     book = load_regimes()
     return render(

@@ -52,7 +52,7 @@ def _tenant_tables() -> set[str]:
     tables = {"django_migrations"}
     for app in settings.TENANT_APPS:
         config = django_apps.get_app_config(app.rsplit(".", 1)[-1])
-        tables |= {model._meta.db_table for model in config.get_models()}
+        tables |= {model._meta.db_table for model in config.get_models(include_auto_created=True)}  # M2M too
     return tables
 
 

@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from apps.accounts.roles import Cap
 from apps.alerts.models import Alert, Severity
 from apps.inventory.models import Asset
 
@@ -240,6 +241,7 @@ class AIIncidentViewSet(
 
     serializer_class = AIIncidentSerializer
     filter_backends: list = []
+    read_capability = (Cap.VIEW, Cap.VIEW_REGISTER)  # auditors read the incident register too
 
     def get_queryset(self):
         params = self.request.query_params
@@ -407,6 +409,7 @@ class RegimeViewSet(viewsets.ViewSet):
     """The notification regimes Keel knows (read only; they ship as a data file)."""
 
     pagination_class = None
+    read_capability = (Cap.VIEW, Cap.VIEW_REGISTER)
 
     @extend_schema(responses={200: RegimeSerializer(many=True)})
     def list(self, request, **kwargs):
