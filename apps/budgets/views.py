@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
+from apps.core.forms import apply_validation_error
 from apps.core.permissions import capability_required
 from apps.finops.drilldown import ledger_rows_url
 
@@ -177,14 +178,6 @@ def _form_page(request, *, form, budget):
     return render(request, "budgets/form.html", {"form": form, "budget": budget})
 
 
-def _apply_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, errors in exc.message_dict.items():
-        form.add_error(key if key in form.fields else None, errors)
-
-
 @capability_required(Cap.EDIT)
 def budget_new(request):
     form = BudgetForm(request.POST or None, reporting_currency=request.tenant.reporting_currency)
@@ -192,7 +185,7 @@ def budget_new(request):
         try:
             budget = budget_save(**form.service_fields())
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             budgets_evaluate(budgets=[budget])
             messages.success(request, f"Budget “{budget.name}” added.")
@@ -208,7 +201,7 @@ def budget_edit(request, pk):
         try:
             budget = budget_save(budget=budget, **form.service_fields())
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             budgets_evaluate(budgets=[_budget_or_404(budget.pk)])
             messages.success(request, f"Budget “{budget.name}” saved.")

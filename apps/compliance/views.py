@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
+from apps.core.forms import apply_validation_error
 from apps.core.pagination import paginate
 from apps.core.permissions import capability_required
 from apps.frameworks.models import Framework, Requirement
@@ -77,14 +78,6 @@ from .services import (
 
 def _can_edit(request) -> bool:
     return request.access.can(Cap.EDIT)
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, errors in exc.message_dict.items():
-        form.add_error(key if key in form.fields else None, errors)
 
 
 def _cf_or_404(pk):
@@ -161,7 +154,7 @@ def framework_enable_view(request):
                 owner_email=form.cleaned_data["owner_email"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"{cf.framework.short_name} enabled at v{cf.version.version}.")
             return redirect("compliance:framework", pk=cf.pk)
@@ -213,7 +206,7 @@ def framework_edit(request, pk):
                 owner_email=form.cleaned_data["owner_email"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"{cf.framework.short_name}: roles and scope saved.")
             return redirect("compliance:framework", pk=cf.pk)
@@ -410,7 +403,7 @@ def _control_form(request, control):
         try:
             control = control_save(control=control, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Control {control.code} saved.")
             return redirect("compliance:control", pk=control.pk)
@@ -545,7 +538,7 @@ def evidence_new(request):
                 approve=data["approve"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             state = "approved" if evidence.status == Evidence.Status.APPROVED else "saved as a draft (needs approval)"
             messages.success(request, f"“{evidence.title}” {state}.")
@@ -570,7 +563,7 @@ def evidence_edit(request, pk):
                 owner_email=data["owner_email"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"“{evidence.title}” saved.")
             return redirect("compliance:evidence", pk=evidence.pk)
@@ -602,7 +595,7 @@ def evidence_revise(request, pk):
                 approve=data["approve"],
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Revision {revision.number} of “{evidence.title}” stored.")
             return redirect("compliance:evidence", pk=evidence.pk)

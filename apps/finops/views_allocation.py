@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
+from apps.core.forms import apply_validation_error
 from apps.core.permissions import capability_required
 from apps.inventory.models import Asset, Department
 
@@ -100,7 +101,7 @@ def rule_new(request):
         try:
             rule = allocation_rule_save(**form.service_fields())
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Rule “{rule.name}” added. History is being re-allocated in the background.")
             return redirect("finops:allocation")
@@ -124,19 +125,11 @@ def rule_edit(request, pk):
         try:
             allocation_rule_save(rule=rule, position=rule.position, **form.service_fields())
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Rule “{form.cleaned_data['name']}” saved. History is being re-allocated.")
             return redirect("finops:allocation")
     return _rule_form_page(request, form=form, rule=rule)
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, errors in exc.message_dict.items():
-        form.add_error(key if key in form.fields else None, errors)
 
 
 @capability_required(Cap.EDIT)

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
 from apps.alerts.models import Severity
+from apps.core.forms import apply_validation_error
 from apps.core.permissions import capability_required
 
 from .forms import (
@@ -184,14 +185,6 @@ def _form_page(request, *, form, incident):
     )
 
 
-def _apply_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, errors in exc.message_dict.items():
-        form.add_error(key if key in form.fields else None, errors)
-
-
 @capability_required(Cap.EDIT)
 def incident_new(request):
     form = IncidentForm(
@@ -213,7 +206,7 @@ def incident_new(request):
         try:
             incident = incident_save(**fields)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"{incident.reference} recorded.")
             return redirect(_detail_url(incident, "clocks"))
@@ -228,7 +221,7 @@ def incident_edit(request, pk):
         try:
             incident = incident_save(incident=incident, **form.service_fields())
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"{incident.reference} saved; its clocks are recomputed.")
             return redirect(_detail_url(incident))
@@ -386,7 +379,7 @@ def settings_view(request):
             try:
                 incident_settings_save(**form.cleaned_data)
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                apply_validation_error(form, exc)
             else:
                 messages.success(request, "Incident settings saved; the clocks of active incidents are recomputed.")
                 return redirect("incidents:settings")

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
 from apps.audit.selectors import audit_events_for_object
+from apps.core.forms import apply_validation_error
 from apps.core.permissions import capability_required
 
 from .forms import AgentToolForm, BulkForm, DepartmentForm, PromptVersionForm, RelationForm, asset_form_class
@@ -56,14 +57,6 @@ from .services import (
 
 DANGEROUS_POWERS = {Power.MOVE_MONEY, Power.DELETE_DATA, Power.CHANGE_ACCESS, Power.EXECUTE_CODE}
 FILTERS = ["kind", "lifecycle", "risk_tier", "department", "owner", "findings", "query"]
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
 
 
 def _asset_or_404(pk: int) -> Asset:
@@ -151,7 +144,7 @@ def _asset_form(request, kind, asset):
         try:
             saved = asset_save(kind=kind, asset=asset, **form.service_fields())
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             opened = saved.findings.filter(status="open").count()
             note = f" It breaks {opened} guardrail(s): see below." if opened else ""
@@ -243,7 +236,7 @@ def tool_edit(request, pk, tool_pk=None):
         try:
             saved = agent_tool_save(agent=agent, tool=tool, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             opened = agent.findings.filter(status="open").count()
             note = f" {agent.name} now breaks {opened} guardrail(s)." if opened else ""
@@ -354,7 +347,7 @@ def department_edit(request, pk=None):
         try:
             saved = department_save(department=department, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"Department {saved.name} saved.")
             return redirect("inventory:departments")

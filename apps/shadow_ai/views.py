@@ -16,6 +16,7 @@ from django.urls import NoReverseMatch
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
+from apps.core.forms import apply_validation_error
 from apps.core.permissions import capability_required
 from apps.inventory.forms import asset_form_class
 from apps.inventory.models import AssetKind
@@ -233,7 +234,7 @@ def item_register(request, pk):
                 item=item, kind=kind, fields=form.service_fields(), match=rule_form.cleaned_data.get("match") or None
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(
                 request,
@@ -252,14 +253,6 @@ def item_register(request, pk):
     return render(request, "shadow_ai/register.html", context)
 
 
-def _apply_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for key, errors in exc.message_dict.items():
-        form.add_error(key if key in form.fields else None, errors)
-
-
 def _detail_with_errors(request, item, *, map_form=None, dismiss_form=None):
     context = _detail_context(request, item, map_form=map_form, dismiss_form=dismiss_form)
     return render(request, "shadow_ai/detail.html", context)  # the page again, with the form's errors
@@ -274,7 +267,7 @@ def item_map(request, pk):
         try:
             services.item_map(item=item, asset=form.cleaned_data["asset"], match=form.cleaned_data.get("match") or None)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(
                 request,
@@ -294,7 +287,7 @@ def item_dismiss(request, pk):
         try:
             services.item_dismiss(item=item, reason=form.cleaned_data["reason"])
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, f"“{item.label}” dismissed. It stays in the history with your reason.")
             return redirect("shadow_ai:queue")
@@ -335,7 +328,7 @@ def review_settings(request):
         try:
             services.shadow_settings_save(**{name: form.cleaned_data[name] for name in services.SETTINGS_FIELDS})
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_validation_error(form, exc)
         else:
             messages.success(request, "Shadow AI settings saved; the next scan uses them.")
             return redirect("shadow_ai:queue")

@@ -4,6 +4,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.accounts.roles import Cap
+from apps.core.forms import apply_validation_error
 from apps.core.models import TaskRun
 from apps.core.pagination import paginate
 from apps.core.permissions import capability_required
@@ -26,16 +27,11 @@ def client_create(request):
         try:
             client = services.client_create(**data)
         except ValidationError as exc:
-            form.add_error(None, exc) if not hasattr(exc, "error_dict") else _add_errors(form, exc)
+            form.add_error(None, exc) if not hasattr(exc, "error_dict") else apply_validation_error(form, exc)
         else:
             messages.success(request, f"{client.name} is ready. Invite its people and connect its data next.")
             return redirect(client.get_absolute_url())
     return render(request, "tenancy/client_form.html", {"form": form})
-
-
-def _add_errors(form, exc):
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @capability_required(Cap.VIEW)
@@ -62,7 +58,7 @@ def client_settings(request):
         try:
             services.client_update(client=client, **{k: form.cleaned_data[k] for k in form.changed_data})
         except ValidationError as exc:
-            _add_errors(form, exc) if hasattr(exc, "error_dict") else form.add_error(None, exc)
+            apply_validation_error(form, exc) if hasattr(exc, "error_dict") else form.add_error(None, exc)
         else:
             messages.success(request, "Client settings saved.")
             return redirect("settings")
