@@ -19,6 +19,7 @@ urlpatterns = [
     path("staff/api-keys/", accounts_views.staff_api_keys, name="staff_api_keys"),
     path("staff/api-keys/<int:pk>/revoke/", accounts_views.api_key_revoke, name="staff_api_key_revoke"),
     path("frameworks/", include("apps.frameworks.urls")),
+    path("assessments/", include("apps.assessment_templates.urls")),
     path("audit/", audit_views.audit_list, name="msp_audit"),
     path("jobs/", tenancy_views.task_runs, name="msp_jobs"),
     path("accounts/mfa-required/", accounts_views.mfa_required, name="mfa_required"),

@@ -18,6 +18,7 @@ urlpatterns = [
     path("compliance/audit-packs/", include("apps.auditpacks.urls")),
     path("compliance/", include("apps.compliance.urls")),
     path("incidents/", include("apps.incidents.urls")),
+    path("assessments/", include("apps.assessments.urls")),
     path("audit/", include("apps.audit.urls")),
     path("jobs/", tenancy_views.task_runs, name="jobs"),
     path("settings/", tenancy_views.client_settings, name="settings"),

@@ -33,11 +33,12 @@ class Cap:
     CONSOLE = "console"  # the portfolio console across assigned clients
     MANAGE_CLIENTS = "manage_clients"  # create, change, offboard clients
     MANAGE_STAFF = "manage_staff"  # invite staff, assign clients
+    MANAGE_LIBRARY = "manage_library"  # copy, adapt and upload assessment templates
 
 
 # Each staff role is the one above it minus what only that role may do.
 _ENGINEER = frozenset({Cap.VIEW, Cap.EDIT, Cap.VIEW_AUDIT, Cap.VIEW_REGISTER, Cap.MANAGE_ALERTS, Cap.CONSOLE})
-_ACCOUNT_MANAGER = _ENGINEER | {Cap.MANAGE_MEMBERS, Cap.MANAGE_API_KEYS}
+_ACCOUNT_MANAGER = _ENGINEER | {Cap.MANAGE_MEMBERS, Cap.MANAGE_API_KEYS, Cap.MANAGE_LIBRARY}
 _MSP_ADMIN = _ACCOUNT_MANAGER | {Cap.MANAGE_CLIENTS, Cap.MANAGE_STAFF}
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {

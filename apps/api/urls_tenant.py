@@ -6,6 +6,8 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts.api.views import ApiKeyViewSet, MembershipViewSet
 from apps.alerts.api.views import AlertViewSet, ChannelViewSet
 from apps.anomalies.api.urls import urlpatterns as anomalies_urls
+from apps.assessment_templates.api.urls import urlpatterns as assessment_templates_urls
+from apps.assessments.api.urls import urlpatterns as assessments_urls
 from apps.audit.api.views import AuditEventViewSet
 from apps.auditpacks.api.urls import urlpatterns as auditpacks_urls
 from apps.budgets.api.urls import urlpatterns as budgets_urls
@@ -60,5 +62,7 @@ urlpatterns = [
     *compliance_urls,
     *incidents_urls,
     *auditpacks_urls,
+    *assessment_templates_urls,
+    *assessments_urls,
     *router.urls,
 ]

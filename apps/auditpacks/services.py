@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
-from apps.core.context import current_actor
+from apps.core.context import actor_label
 
 from .builder import Period, build_zip
 from .models import AuditPack
@@ -28,11 +28,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 EARLIEST = dt.date(2000, 1, 1)
-
-
-def actor_label() -> str:
-    actor = current_actor()
-    return actor.user_email or (f"API key {actor.api_key_prefix}" if actor.api_key_prefix else "Keel")
 
 
 def client_today() -> dt.date:

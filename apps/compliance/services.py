@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from apps.alerts.services import alert_raise, alert_resolve_condition
 from apps.audit.services import audit_record
-from apps.core.context import current_actor
+from apps.core.context import actor_label
 from apps.frameworks.models import Framework, FrameworkVersion
 
 from . import files
@@ -56,11 +56,6 @@ UNSET = object()
 
 class EvidenceIntegrityError(Exception):
     """The stored file no longer matches the SHA-256 recorded when it was stored."""
-
-
-def actor_label() -> str:
-    actor = current_actor()
-    return actor.user_email or (f"API key {actor.api_key_prefix}" if actor.api_key_prefix else "Keel")
 
 
 def _clean_email(value: str, field: str, errors: dict) -> str:

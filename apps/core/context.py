@@ -30,6 +30,12 @@ def current_actor() -> ActorContext:
     return _current.get()
 
 
+def actor_label() -> str:
+    """Who to name in a record's created_by/approved_by: the user's e-mail, the API key, or Keel itself."""
+    actor = _current.get()
+    return actor.user_email or (f"API key {actor.api_key_prefix}" if actor.api_key_prefix else "Keel")
+
+
 def new_request_id() -> str:
     return uuid.uuid4().hex[:16]
 

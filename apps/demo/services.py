@@ -162,6 +162,7 @@ def _demo_steps():
     from .alerts_demo import demo_alerts
     from .allocation_demo import demo_allocation
     from .anomalies_demo import demo_anomalies
+    from .assessments_demo import demo_assessments
     from .auditpacks_demo import demo_auditpacks
     from .budgets_demo import demo_budgets
     from .compliance_demo import demo_compliance
@@ -187,5 +188,6 @@ def _demo_steps():
         demo_compliance,
         demo_incidents,
         demo_auditpacks,
+        demo_assessments,
         demo_alerts,
     ]

@@ -22,13 +22,14 @@ from functools import cache
 from pathlib import Path
 
 import rfc8785
-import yaml
 from django.conf import settings
 from django.db import connection, transaction
 from django_tenants.utils import schema_context
 from jsonschema import Draft202012Validator
 
 from apps.audit.services import audit_record
+from apps.core.datafiles import Problem, problem_sort_key, schema_problems
+from apps.core.datafiles import read_document as read_core_document
 
 from .models import Framework, FrameworkVersion, Requirement
 
@@ -54,24 +55,9 @@ COMPARED_FIELDS = (
     "deadline_rules",
     "mappings",
 )
-# A failing keyword whose subschema carries "x-error" reads that message instead of jsonschema's own.
-FRIENDLY_KEYWORDS = {"pattern", "enum", "const", "format", "minimum", "minLength"}
-TYPE_NAMES = {"string": "text", "integer": "a whole number", "array": "a list", "object": "a mapping"}
 
 
 # --- results and errors ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    path: str  # requirements[12].parent; "" for the file as a whole
-    message: str
-    warning: bool = False
-
-    def __str__(self) -> str:
-        where = f"{self.file}: {self.path}: " if self.path else f"{self.file}: "
-        return f"{where}{'warning: ' if self.warning else ''}{self.message}"
 
 
 class FrameworkLoadError(Exception):
@@ -153,39 +139,6 @@ class LoadResult:
 # --- reading -----------------------------------------------------------------------------------------------------
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when present: 5x faster
-    """Safe YAML where dates stay text (the schema checks them) and a key written twice is an error."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-class DuplicateKey(yaml.MarkedYAMLError):
-    pass
-
-
-def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue  # `<<: *defaults`: the keys written next to it override the merged ones, as YAML says
-        key = loader.construct_object(key_node, deep=deep)
-        try:
-            duplicate = key in seen
-        except TypeError:
-            continue  # an unhashable key: construct_mapping reports it
-        if duplicate:
-            raise DuplicateKey(None, None, f"the key {key!r} is written twice", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-
-
 def node_slug(ref_id: str) -> str:
     """The URN part of a node from its ref_id: `Art 5(1)(a)` → art-5-1-a, `GOVERN 1.6` → govern-1-6."""
     return re.sub(r"[^a-z0-9]+", "-", ref_id.lower()).strip("-")
@@ -198,13 +151,6 @@ def _display_name(path: Path) -> str:
         return str(path)
 
 
-def _json_path(parts) -> str:
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 @cache
 def _validator() -> Draft202012Validator:
     schema = json.loads(SCHEMA_PATH.read_text())
@@ -213,55 +159,11 @@ def _validator() -> Draft202012Validator:
 
 
 def _schema_problems(document, file: str) -> list[Problem]:
-    problems = []
-    for error in _validator().iter_errors(document):
-        path = _json_path(error.absolute_path)
-        if error.validator == "additionalProperties":
-            allowed = set(error.schema.get("properties", {}))
-            for key in sorted(set(error.instance) - allowed, key=str):
-                problems.append(Problem(file, _json_path([*error.absolute_path, key]), "unknown key"))
-            continue
-        if error.validator == "required":
-            missing = error.message.split("'")[1] if "'" in error.message else error.message
-            problems.append(Problem(file, _json_path([*error.absolute_path, missing]), "missing"))
-            continue
-        if error.validator == "type":
-            wanted = error.validator_value if isinstance(error.validator_value, str) else error.validator_value[0]
-            hint = " (quote it in YAML)" if wanted == "string" and isinstance(error.instance, int | float) else ""
-            problems.append(Problem(file, path, f"{error.instance!r} must be {TYPE_NAMES.get(wanted, wanted)}{hint}"))
-            continue
-        friendly = error.schema.get("x-error") if isinstance(error.schema, dict) else None
-        if friendly and error.validator in FRIENDLY_KEYWORDS:
-            problems.append(Problem(file, path, f"{error.instance!r} {friendly}"))
-        else:
-            problems.append(Problem(file, path, error.message))
-    return sorted(problems, key=lambda p: _sort_key(p.path))
-
-
-def _sort_key(path: str) -> tuple[int, int]:
-    """The file's own keys first, then by node in file order (requirements[2] before requirements[10])."""
-    match = re.match(r"requirements\[(\d+)\]", path)
-    return (1, int(match.group(1))) if match else (0, 0)
+    return schema_problems(_validator(), document, file)
 
 
 def read_document(path: Path) -> tuple[object, list[Problem]]:
-    """The YAML document of a file, or the problem that stops it from being read."""
-    file = path.name
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return None, [Problem(file, "", f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")]
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return None, [Problem(file, "", f"cannot be read: {exc.strerror or exc}")]
-    except UnicodeDecodeError:
-        return None, [Problem(file, "", "is not UTF-8 text")]
-    try:
-        return yaml.load(text, Loader=_Loader), []  # noqa: S506 — _Loader is a safe loader
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc)
-        return None, [Problem(file, "", f"is not valid YAML: {reason}{where}")]
+    return read_core_document(path, max_bytes=MAX_FILE_BYTES)
 
 
 # --- parsing -----------------------------------------------------------------------------------------------------
@@ -290,9 +192,10 @@ def parse_framework_file(path, *, known_urns: set[str] | None = None) -> ParsedF
         # problems are what there is to report.
         if not schema_failed:
             raise
-        raise FrameworkFileError(sorted(problems, key=lambda p: _sort_key(p.path))) from None
+        raise FrameworkFileError(sorted(problems, key=lambda p: problem_sort_key(p.path))) from None
     if problems:
-        problems.sort(key=lambda p: _sort_key(p.path))  # stable: a node's problems keep the order they were found
+        # Stable: a node's problems keep the order they were found.
+        problems.sort(key=lambda p: problem_sort_key(p.path))
         raise FrameworkFileError([*problems, *([] if schema_failed else parsed.warnings)])
     return parsed
 

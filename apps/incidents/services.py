@@ -23,7 +23,7 @@ from django.utils import timezone
 from apps.alerts.models import Alert, Severity
 from apps.alerts.services import alert_assign, alert_raise, alert_resolve
 from apps.audit.services import audit_record, snapshot, to_jsonable
-from apps.core.context import current_actor
+from apps.core.context import actor_label
 
 from .models import (
     AIIncident,
@@ -90,11 +90,6 @@ OBLIGATION_FIELDS = [
 CENT = Decimal("0.01")
 
 
-def _actor() -> str:
-    actor = current_actor()
-    return actor.user_email or (f"API key {actor.api_key_prefix}" if actor.api_key_prefix else "Keel")
-
-
 def _money(value) -> str:
     return f"{Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP):,}"
 
@@ -113,7 +108,12 @@ def when_text(moment: dt.datetime | None, tz=None) -> str:
 
 def _event(incident: AIIncident, kind: str, text: str, *, data: dict | None = None, at=None) -> IncidentEvent:
     return IncidentEvent.objects.create(
-        incident=incident, kind=kind, text=text, actor=_actor(), at=at or timezone.now(), data=to_jsonable(data or {})
+        incident=incident,
+        kind=kind,
+        text=text,
+        actor=actor_label(),
+        at=at or timezone.now(),
+        data=to_jsonable(data or {}),
     )
 
 
@@ -651,7 +651,7 @@ def obligation_submit(*, obligation: Obligation, submitted_at=None, reference: s
         obligation.first_submitted_at = obligation.first_submitted_at or when
         obligation.submissions += 1
         obligation.reference = reference or obligation.reference
-        obligation.submitted_by = _actor()
+        obligation.submitted_by = actor_label()
         obligation.submission_note = note
         obligation.save()
         name = _name(load_regimes(), obligation.regime, obligation.report)

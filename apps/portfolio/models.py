@@ -57,3 +57,33 @@ class ClientSpendMonth(models.Model):
 
     def __str__(self):
         return f"{self.client} {self.month:%Y-%m} {self.effective_cost} {self.currency}"
+
+
+class ClientMaturity(models.Model):
+    """Each client's latest final capability assessment, for the MSP's portfolio maturity view; written by
+    apps.assessments when an assessment is finalised or the roadmap changes, so that view never reads client
+    schemas."""
+
+    client = models.OneToOneField("tenancy.Client", on_delete=models.CASCADE, related_name="maturity")
+    template_key = models.SlugField(max_length=60)
+    template_name = models.CharField(max_length=200)
+    assessment_id = models.BigIntegerField()
+    assessed_on = models.DateField()
+    score = models.DecimalField(max_digits=5, decimal_places=2)
+    previous_score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    previous_assessed_on = models.DateField(null=True, blank=True)
+    dimensions = models.JSONField(default=list, help_text="[{ref, name, level, target}] in template order")
+    red_flags = models.PositiveSmallIntegerField(default=0)
+    hard_questions_satisfied = models.PositiveSmallIntegerField(default=0)
+    hard_questions_total = models.PositiveSmallIntegerField(default=0)
+    roadmap_open = models.PositiveIntegerField(default=0)
+    roadmap_overdue = models.PositiveIntegerField(default=0)
+    roadmap_done = models.PositiveIntegerField(default=0)
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.client} maturity {self.score}"
+
+    @property
+    def delta(self):
+        return None if self.previous_score is None else self.score - self.previous_score

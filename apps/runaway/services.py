@@ -530,10 +530,9 @@ def incident_sync_alert(incident: RunawayIncident) -> None:
 
 
 def _actor_label() -> str:
-    from apps.core.context import current_actor
+    from apps.core.context import actor_label
 
-    actor = current_actor()
-    return actor.user_email or (f"API key {actor.api_key_prefix}" if actor.api_key_prefix else "Keel")
+    return actor_label()
 
 
 def incident_resolve(*, incident: RunawayIncident, note: str = "") -> RunawayIncident:

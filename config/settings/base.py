@@ -48,6 +48,7 @@ SHARED_APPS = [
     "apps.accounts",
     "apps.catalog",
     "apps.frameworks",
+    "apps.assessment_templates",
     "apps.api",
     "apps.portfolio",
     "apps.demo",
@@ -67,6 +68,7 @@ TENANT_APPS = [
     "apps.compliance",
     "apps.incidents",
     "apps.auditpacks",
+    "apps.assessments",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -13,9 +13,9 @@ import yaml
 from django_tenants.utils import schema_context
 from jsonschema import Draft202012Validator
 
+from apps.core.datafiles import _Loader
 from apps.frameworks.library import (
     SCHEMA_PATH,
-    _Loader,
     bundled_files,
     framework_load,
     node_urns_of,

@@ -23,6 +23,9 @@ class Command(BaseCommand):
         from apps.frameworks.library import frameworks_load_bundled
 
         frameworks_load_bundled()  # the compliance framework library; unchanged files are skipped
+        from apps.assessment_templates.library import templates_load_bundled
+
+        templates_load_bundled()  # the capability-matrix templates; unchanged files are skipped
         if demo:
             from apps.demo.services import DEMO_TOTP_SECRET, demo_load
 

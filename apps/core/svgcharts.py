@@ -1,0 +1,78 @@
+"""Static SVG charts for PDFs (WeasyPrint draws SVG but runs no JavaScript, so plotly figures cannot be used
+there). Each function returns SVG markup with a <title> and <desc> for screen readers; the web pages draw the
+same data with plotly (apps.core.charts)."""
+
+from __future__ import annotations
+
+import math
+from xml.sax.saxutils import escape
+
+from .charts import OTHER_COLOUR, PALETTE
+
+FONT = "font-family='Helvetica, Arial, sans-serif'"
+
+
+def radar_svg(
+    axes: list[str],
+    series: list[tuple[str, list[float | None], str]],
+    *,
+    maximum: float = 5,
+    rings: int = 5,
+    size: int = 420,
+    title: str = "",
+    description: str = "",
+) -> str:
+    """A radar (spider) chart: one axis per label, one closed polygon per (name, values, colour) series.
+    A missing value is drawn at the centre."""
+    n = len(axes)
+    if n < 3:
+        return ""
+    cx = cy = size / 2
+    radius = size / 2 - 92  # room for the axis labels
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {size} {size + 30}' width='{size}' "
+        f"height='{size + 30}' role='img'>",
+        f"<title>{escape(title)}</title><desc>{escape(description)}</desc>",
+    ]
+
+    def point(i: int, value: float) -> tuple[float, float]:
+        angle = -math.pi / 2 + 2 * math.pi * i / n
+        r = radius * max(0.0, min(value, maximum)) / maximum
+        return cx + r * math.cos(angle), cy + r * math.sin(angle)
+
+    for ring in range(1, rings + 1):
+        ring_points = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, maximum * ring / rings) for i in range(n)))
+        parts.append(f"<polygon points='{ring_points}' fill='none' stroke='#eaecf0' stroke-width='1'/>")
+    for i, label in enumerate(axes):
+        x, y = point(i, maximum)
+        parts.append(f"<line x1='{cx:.1f}' y1='{cy:.1f}' x2='{x:.1f}' y2='{y:.1f}' stroke='#d0d5dd' stroke-width='1'/>")
+        lx, ly = point(i, maximum * 1.12)
+        anchor = "middle" if abs(lx - cx) < 8 else ("start" if lx > cx else "end")
+        parts.append(
+            f"<text x='{lx:.1f}' y='{ly + 4:.1f}' text-anchor='{anchor}' font-size='11' fill='#344054' {FONT}>"
+            f"{escape(label)}</text>"
+        )
+    for ring in range(1, rings + 1):
+        x, y = point(0, maximum * ring / rings)
+        parts.append(f"<text x='{x + 4:.1f}' y='{y + 3:.1f}' font-size='9' fill='#98a2b3' {FONT}>{ring}</text>")
+    for index, (name, values, colour) in enumerate(series):
+        colour = colour or PALETTE[index % len(PALETTE)]
+        pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in (point(i, v or 0) for i, v in enumerate(values)))
+        dash = " stroke-dasharray='5 3'" if index > 0 else ""
+        opacity = "0.15" if index == 0 else "0"
+        parts.append(
+            f"<polygon points='{pts}' fill='{colour}' fill-opacity='{opacity}' stroke='{colour}' "
+            f"stroke-width='2'{dash}><title>{escape(name)}</title></polygon>"
+        )
+    # Legend under the chart.
+    x = 16
+    for index, (name, _values, colour) in enumerate(series):
+        colour = colour or PALETTE[index % len(PALETTE)]
+        parts.append(f"<rect x='{x}' y='{size + 8}' width='14' height='4' fill='{colour}'/>")
+        parts.append(f"<text x='{x + 20}' y='{size + 14}' font-size='11' fill='#344054' {FONT}>{escape(name)}</text>")
+        x += 30 + 7 * len(name)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+__all__ = ["radar_svg", "OTHER_COLOUR"]
