@@ -81,6 +81,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=5, minute=40),
         "options": {"expires": 6 * 3600},
     },
+    "assessments-roadmap-check": {
+        "task": "assessments.roadmap_check",  # overdue roadmap items alert; portfolio maturity rollup refreshed
+        "schedule": crontab(hour=6, minute=50),
+        "options": {"expires": 6 * 3600},
+    },
     "incidents-clock-watch": {
         "task": "incidents.clock_watch",
         "schedule": crontab(minute="*/5"),  # alerts before each regulatory notification deadline

@@ -376,6 +376,16 @@ def templates_load_bundled(*, loaded_by: str = "keel_setup") -> list[LoadResult]
     return [template_store(parse_template_file(path), loaded_by=loaded_by, skip_older=True) for path in bundled_files()]
 
 
+def template_upload_store(parsed: ParsedTemplate, *, by: str) -> LoadResult:
+    """An MSP's uploaded file: a new template, or the next version of one of its own (never of a bundled one)."""
+    existing = Template.objects.filter(key=parsed.key).first()
+    if existing is not None and existing.origin == Template.Origin.BUNDLED:
+        raise TemplateVersionError(
+            f"{parsed.key!r} is a template that ships with Keel; give your file another key to load it as your own."
+        )
+    return template_store(parsed, loaded_by=by, origin=existing.origin if existing else Template.Origin.UPLOAD)
+
+
 def template_copy(version: TemplateVersion, *, key: str, name: str, by: str) -> LoadResult:
     """A new template (version 1) with this version's content under a new key, for the MSP to adapt."""
     if Template.objects.filter(key=key).exists():
@@ -388,6 +398,10 @@ def template_copy(version: TemplateVersion, *, key: str, name: str, by: str) -> 
 
 def template_revise(template: Template, document: dict, *, by: str, source: str) -> LoadResult:
     """The next version of `template` from an edited document (portal edits, uploads); its key cannot change."""
+    if template.origin == Template.Origin.BUNDLED:
+        raise TemplateVersionError(
+            f"{template.name} ships with Keel and changes only with Keel's releases: copy it to adapt it."
+        )
     current = template.current
     document = {**document, "key": template.key, "version": current.version + 1}
     parsed = parse_template_document(document, file=f"{template.key}.yaml", source=source)

@@ -23,7 +23,7 @@ from .library import (
     parse_template_text,
     template_copy,
     template_revise,
-    template_store,
+    template_upload_store,
 )
 from .models import Template, TemplateVersion
 
@@ -130,9 +130,7 @@ def template_upload(request):
         return redirect("assessment_templates:list")
     try:
         parsed = parse_template_text(text, file=upload.name[:120])
-        existing = Template.objects.filter(key=parsed.key).first()
-        origin = existing.origin if existing else Template.Origin.UPLOAD
-        result = template_store(parsed, loaded_by=actor_label(), origin=origin)
+        result = template_upload_store(parsed, by=actor_label())
     except TemplateLoadError as exc:
         _errors(request, exc)
         return redirect("assessment_templates:list")
@@ -157,6 +155,9 @@ def _number(value: str, default):
 def template_edit(request, key):
     """Adapt weights and texts; saving makes the next version (assessments keep theirs)."""
     template = _template_or_404(key)
+    if template.origin == Template.Origin.BUNDLED:
+        messages.error(request, f"{template.name} ships with Keel: copy it to adapt it.")
+        return redirect("assessment_templates:detail", key=key)
     version = template.current
     document = copy.deepcopy(version.document)
     if request.method == "POST":

@@ -35,19 +35,25 @@ def _context(assessment, *, web: bool) -> dict:
         },
         "radar_svg": radar_svg_for(assessment, previous),
         "comparison": comparison(previous, assessment) if previous is not None else None,
-        "roadmap": list(assessment.roadmap_items.all()) or _open_roadmap(assessment),
+        "roadmap": _roadmap(assessment, previous),
         "generated_at": timezone.now(),
         "web": web,
     }
 
 
-def _open_roadmap(assessment):
+def _roadmap(assessment, previous):
+    """The work in flight for this template, and what was finished since the previous assessment."""
+    from django.db.models import Q
+
     from .models import RoadmapItem
 
+    done_since = Q(status=RoadmapItem.Status.DONE)
+    if previous is not None:
+        done_since &= Q(completed_on__gte=previous.assessed_on)
     return list(
-        RoadmapItem.objects.filter(
-            template_id=assessment.template_version.template_id, status__in=RoadmapItem.OPEN_STATUSES
-        )
+        RoadmapItem.objects.filter(template_id=assessment.template_version.template_id)
+        .filter(Q(status__in=RoadmapItem.OPEN_STATUSES) | done_since)
+        .order_by("-priority_score", "due_on")
     )
 
 

@@ -48,6 +48,17 @@ class QuestionRow:
     answer: Answer | None
     choice: dict | None = None
     signal_choice: dict | None = None
+    errors: list[str] = field(default_factory=list)  # a refused answer's messages (shown next to the question)
+    posted: dict | None = None  # and what the assessor had entered
+
+    @property
+    def selected(self) -> str:
+        """The choice to show as checked: what was just posted, else the stored answer."""
+        if self.posted is not None:
+            return self.posted["choice"]
+        if self.answer is None:
+            return ""
+        return "__na__" if self.answer.is_na else self.answer.choice_key
 
 
 @dataclass

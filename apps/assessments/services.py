@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 MAX_COMMENT = 5000
 MAX_LINKS = 20
 # Roadmap defaults: due dates by priority, from the assessment day.
+PRIORITY_HIGH, PRIORITY_MEDIUM = Decimal(20), Decimal(10)
 DUE_DAYS = {RoadmapItem.Priority.HIGH: 90, RoadmapItem.Priority.MEDIUM: 180, RoadmapItem.Priority.LOW: 270}
 
 
@@ -275,7 +276,12 @@ def assessment_prefill(assessment: Assessment, *, now: dt.datetime | None = None
                 counts["no_data"] += 1
                 continue
             fields = _signal_fields(reading, question, now)
-            if answer is None or answer.source == Answer.Source.SIGNAL or not answer.answered:
+            # Replaceable: no answer, Keel's own, or one carried over from the last assessment and not touched
+            # since (Keel's fresh reading says more than last time's answer).
+            carried = (
+                answer is not None and answer.answered_at is not None and answer.answered_at < assessment.created_at
+            )
+            if answer is None or answer.source == Answer.Source.SIGNAL or not answer.answered or carried:
                 choice = question.choice(fields["signal_choice_key"])
                 values = {
                     **fields,
@@ -535,11 +541,12 @@ def assessment_finalise(*, assessment: Assessment) -> Assessment:
 # --- roadmap -----------------------------------------------------------------------------------------------------
 
 
-def _priority(gap: Decimal, weight: Decimal) -> str:
-    """High: two levels or more to go, or a heavy dimension a level behind; low: less than a level."""
-    if gap >= 2 or (gap >= 1 and weight >= 12):
+def _priority(score: Decimal) -> str:
+    """From weight × gap (weights are shares of 100): a heavy dimension two levels short is high, one level
+    short medium, less than that low."""
+    if score >= PRIORITY_HIGH:
         return RoadmapItem.Priority.HIGH
-    if gap >= 1:
+    if score >= PRIORITY_MEDIUM:
         return RoadmapItem.Priority.MEDIUM
     return RoadmapItem.Priority.LOW
 
@@ -561,10 +568,10 @@ def roadmap_generate(*, assessment: Assessment) -> list[RoadmapItem]:
             if ref in open_refs or ref not in dims:
                 continue
             row, dimension = rows[ref], dims[ref]
-            level, gap = Decimal(row["level"]), Decimal(row["gap"])
+            level = Decimal(row["level"])
             next_level = min(int(row["target"]), int(level) + 1)
             advice = dimension.recommendation(next_level) or {}
-            priority = _priority(gap, dimension.weight)
+            priority = _priority(Decimal(row["priority"]))
             item = RoadmapItem.objects.create(
                 assessment=assessment,
                 template_id=version.template_id,
@@ -640,6 +647,10 @@ def roadmap_item_save(*, item: RoadmapItem, **changes) -> RoadmapItem:
             before=before,
             after=_item_state(item),
         )
+        if before and (not item.is_open or (item.due_on and item.due_on >= timezone.now().date())):
+            from apps.alerts.services import alert_resolve_condition
+
+            alert_resolve_condition(dedup_key=_overdue_key(item.pk), note="The roadmap item is no longer overdue.")
     maturity_rollup_refresh()
     return item
 
@@ -706,3 +717,47 @@ def maturity_rollup_refresh() -> None:
             "roadmap_done": items.filter(status=RoadmapItem.Status.DONE).count(),
         },
     )
+
+
+# --- the daily roadmap check -------------------------------------------------------------------------------------
+
+OVERDUE_KIND = "roadmap_overdue"
+
+
+def _overdue_key(item_id: int) -> str:
+    return f"roadmap-overdue:{item_id}"
+
+
+def roadmap_check(*, today: dt.date | None = None) -> dict:
+    """Daily: one alert per open roadmap item past its due date (assigned to its owner), cleared when the item is
+    done, dropped or rescheduled; then the portfolio rollup, whose overdue count moves with the calendar."""
+    from apps.alerts.models import Alert
+    from apps.alerts.services import alert_assign, alert_raise, alert_resolve_condition
+    from apps.compliance.selectors import client_today
+
+    today = today or client_today()
+    overdue = list(RoadmapItem.objects.filter(status__in=RoadmapItem.OPEN_STATUSES, due_on__lt=today))
+    for item in overdue:
+        days = (today - item.due_on).days
+        alert = alert_raise(
+            kind=OVERDUE_KIND,
+            severity="low",
+            subject=f"Roadmap item overdue: {item.title}"[:300],
+            body=f"{item.dimension_name}: due {item.due_on:%-d %b %Y}, {days} day{'s' if days != 1 else ''} ago; "
+            f"status {item.get_status_display().lower()}. Finish it, or move its due date.",
+            dedup_key=_overdue_key(item.pk),
+            link=f"/assessments/roadmap/{item.pk}/",
+            data={"roadmap_item_id": item.pk, "due_on": item.due_on.isoformat()},
+        )
+        if item.owner_email and not alert.owner_email:
+            alert_assign(alert=alert, owner_email=item.owner_email)
+    still = {_overdue_key(item.pk) for item in overdue}
+    cleared = 0
+    for key in (
+        Alert.objects.filter(kind=OVERDUE_KIND).exclude(state=Alert.State.RESOLVED).values_list("dedup_key", flat=True)
+    ):
+        if key not in still:
+            alert_resolve_condition(dedup_key=key, note="The roadmap item is no longer overdue.")
+            cleared += 1
+    maturity_rollup_refresh()
+    return {"overdue": len(overdue), "cleared": cleared}

@@ -117,9 +117,20 @@ def assessment_new(request):
 
 @capability_required(Cap.VIEW)
 def assessment_detail(request, pk):
-    assessment = _assessment_or_404(pk)
+    return _render_detail(request, _assessment_or_404(pk))
+
+
+def _render_detail(request, assessment, *, failed=None, status=200):
+    """The question sheet. `failed`: (question id, messages, the POSTed values) of an answer that was refused,
+    shown next to that question with what the assessor had entered."""
     can_edit = _can_edit(request) and not assessment.is_final
     sheet = assessment_sheet(assessment)
+    if failed is not None:
+        question_id, errors, posted = failed
+        for dimension in sheet:
+            for row in dimension.questions:
+                if row.question.pk == question_id:
+                    row.errors, row.posted = errors, posted
     evidence_choices = (
         list(Evidence.objects.exclude(status=Evidence.Status.REJECTED).order_by("title")[:500]) if can_edit else []
     )
@@ -136,9 +147,9 @@ def assessment_detail(request, pk):
             "can_edit": can_edit,
             "can_manage": _can_edit(request),
             "evidence_choices": evidence_choices,
-            "roadmap": list(assessment.roadmap_items.all()),
             "levels": assessment.template_version.levels,
         },
+        status=status,
     )
 
 
@@ -165,9 +176,13 @@ def answer_save(request, pk, question_id):
             evidence=Evidence.objects.filter(pk__in=evidence_ids),
         )
     except ValidationError as exc:
-        _flash_error(request, exc)
-    else:
-        messages.success(request, f"Answer saved: {question.text[:80]}")
+        posted = {
+            "choice": choice,
+            "comment": request.POST.get("comment", ""),
+            "override_reason": request.POST.get("override_reason", ""),
+        }
+        return _render_detail(request, assessment, failed=(question.pk, exc.messages, posted), status=400)
+    messages.success(request, f"Answer saved: {question.text[:80]}")
     return redirect(reverse("assessments:detail", args=[assessment.pk]) + f"#q-{question.ref}")
 
 

@@ -9,8 +9,8 @@ from apps.assessment_templates.library import (
     bundled_files,
     parse_template_file,
     template_store,
+    template_upload_store,
 )
-from apps.assessment_templates.models import Template
 from apps.core.context import acting_as
 
 
@@ -42,12 +42,10 @@ class Command(BaseCommand):
                     )
                     continue
                 with acting_as(source="command"):
-                    existing = Template.objects.filter(key=parsed.key).first()
                     if path.resolve().parent == DATA_DIR:
-                        origin = Template.Origin.BUNDLED
-                    else:
-                        origin = existing.origin if existing else Template.Origin.UPLOAD
-                    result = template_store(parsed, loaded_by="load_assessment_templates", origin=origin)
+                        result = template_store(parsed, loaded_by="load_assessment_templates", skip_older=True)
+                    else:  # the MSP's own file: a new key, or the next version of one of its own
+                        result = template_upload_store(parsed, by="load_assessment_templates")
             except TemplateFileError as exc:
                 failed = True
                 for problem in exc.problems:
