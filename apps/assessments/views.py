@@ -323,8 +323,8 @@ def assessment_compare(request):
 
 
 @capability_required(Cap.VIEW)
-def target_profile(request, key):
-    template = Template.objects.select_related("current").filter(key=key).exclude(current=None).first()
+def target_profile(request, template_id):
+    template = Template.objects.select_related("current").filter(key=template_id).exclude(current=None).first()
     if template is None:
         raise Http404("No such template.")
     version = template.current

@@ -295,6 +295,14 @@ SPECTACULAR_SETTINGS = {
         "RecommendationStatusEnum": "apps.recommendations.models.Status",
         "RecommendationOriginEnum": "apps.recommendations.models.Origin",
         "AuditPackStatusEnum": "apps.auditpacks.models.AuditPack.Status",
+        "ClientLifecycleEnum": "apps.tenancy.models.Client.Lifecycle",
+        "AssessmentStatusEnum": "apps.assessments.models.Assessment.Status",
+        "AnswerSourceEnum": "apps.assessments.models.Answer.Source",
+        "RoadmapItemStatusEnum": "apps.assessments.models.RoadmapItem.Status",
+        "RoadmapItemPriorityEnum": "apps.assessments.models.RoadmapItem.Priority",
+        "RoadmapItemEffortEnum": "apps.assessments.models.RoadmapItem.Effort",
+        "TemplateOriginEnum": "apps.assessment_templates.models.Template.Origin",
+        "QuestionEvidenceEnum": "apps.assessment_templates.models.Question.Evidence",
     },
 }
 

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-APP = Path(__file__).resolve().parent.parent
+APP = Path(__file__).resolve().parents[2] / "apps" / "assessment_templates"
 TEMPLATE = APP / "data" / "ai-era-msp.yaml"
 SCHEMA = APP / "schema.json"
 

@@ -400,7 +400,11 @@ class AssessmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             }
         )
 
-    @extend_schema(parameters=[ASSESSMENT_PARAM], responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @extend_schema(
+        operation_id="assessments_report_pdf",
+        parameters=[ASSESSMENT_PARAM],
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY},
+    )
     @action(detail=True, methods=["get"], url_path="report.pdf")
     def report_pdf(self, request, *args, **kwargs):
         """The assessment report as PDF (the same content as the portal's report page)."""
