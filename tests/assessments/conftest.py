@@ -38,7 +38,12 @@ def choices(*levels, red=(), keys=None) -> list[dict]:
     """Choices at these levels, keyed l1, l3 … (or `keys`), red flags on the levels in `red`."""
     keys = keys or [f"l{level}" for level in levels]
     return [
-        {"key": key, "level": level, "label": f"Practice at level {level}", **({"red_flag": True} if level in red else {})}
+        {
+            "key": key,
+            "level": level,
+            "label": f"Practice at level {level}",
+            **({"red_flag": True} if level in red else {}),
+        }
         for key, level in zip(keys, levels, strict=True)
     ]
 

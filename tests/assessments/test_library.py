@@ -93,7 +93,9 @@ def test_the_bundled_file_loads_and_a_second_load_changes_nothing(public):
 
 def test_comments_and_layout_are_not_content(public, tmp_path):
     [first] = templates_load_bundled(loaded_by="test")
-    text = "# a new comment on top\n" + BUNDLED.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion:   1\n")
+    text = "# a new comment on top\n" + BUNDLED.read_text(encoding="utf-8").replace(
+        "\nversion: 1\n", "\nversion:   1\n"
+    )
     parsed = parse_template_text(text, file="ai-era-msp.yaml")
     assert parsed.sha256 == first.version.sha256
     result = template_store(parsed, loaded_by="test")

@@ -252,5 +252,10 @@ def test_compare_with_a_side_not_assessed_has_no_delta():
     newer = Sheet(a=10)
     newer.add("a", 3)
     [row] = compare(older.score(a=4), newer.score(a=4))
-    assert (row["before_level"], row["after_level"], row["delta_level"], row["delta_score"]) == (None, "3.0", None, None)
+    assert (row["before_level"], row["after_level"], row["delta_level"], row["delta_score"]) == (
+        None,
+        "3.0",
+        None,
+        None,
+    )
     assert compare({}, {}) == []
