@@ -64,12 +64,15 @@ def problem_exception_handler(exc, context):
             403: "Permission denied",
             404: "Not found",
             405: "Method not allowed",
+            409: "Conflict",
             406: "Not acceptable",
             413: "Payload too large",
             415: "Unsupported media type",
             429: "Too many requests",
         }.get(response.status_code, "Error")
         body = problem_body(response.status_code, title, str(_flatten(detail)))
+        if type(exc).__module__.startswith("apps.") and getattr(exc, "default_code", ""):
+            body["code"] = exc.default_code  # Keel's own conflicts (assessment_final, integrity_failed, not_ready)
         wait = getattr(exc, "wait", None)
         if wait is not None:
             body["retry_after_seconds"] = int(wait)

@@ -162,22 +162,28 @@ def template_edit(request, key):
     document = copy.deepcopy(version.document)
     if request.method == "POST":
         document["name"] = request.POST.get("name", document["name"]).strip() or document["name"]
-        document["description"] = request.POST.get("description", document.get("description", "")).strip()
+        description = request.POST.get("description", document.get("description", "")).strip()
+        if description != document.get("description", ""):  # optional keys the file left out stay out
+            document["description"] = description
         for d, dimension in enumerate(document["dimensions"]):
             prefix = f"d{d}-"
             dimension["name"] = request.POST.get(prefix + "name", dimension["name"]).strip() or dimension["name"]
             dimension["weight"] = _number(request.POST.get(prefix + "weight", ""), dimension["weight"])
             for field in ("legacy", "modern"):
-                if prefix + field in request.POST:
-                    dimension[field] = request.POST[prefix + field].strip()
+                value = request.POST.get(prefix + field, dimension.get(field, "")).strip()
+                if value != dimension.get(field, ""):
+                    dimension[field] = value
             target = request.POST.get(prefix + "target", "")
-            if target.isdigit():
+            levels = (document.get("target_profile") or {}).get("levels", {})
+            if target.isdigit() and levels.get(dimension["ref"]) != int(target):
                 document.setdefault("target_profile", {"name": "Target profile", "levels": {}})
                 document["target_profile"].setdefault("levels", {})[dimension["ref"]] = int(target)
             for q, question in enumerate(dimension["questions"]):
                 qprefix = f"{prefix}q{q}-"
                 question["text"] = request.POST.get(qprefix + "text", question["text"]).strip() or question["text"]
-                question["weight"] = _number(request.POST.get(qprefix + "weight", ""), question.get("weight", 1))
+                weight = _number(request.POST.get(qprefix + "weight", ""), question.get("weight", 1))
+                if weight != question.get("weight", 1):  # a weight the file left out stays out (default 1)
+                    question["weight"] = weight
         try:
             result = template_revise(template, document, by=actor_label(), source=f"portal edit by {actor_label()}")
         except TemplateLoadError as exc:

@@ -489,6 +489,7 @@ def _finalise_problems(assessment: Assessment) -> list[str]:
 
 def assessment_submit(*, assessment: Assessment) -> Assessment:
     """Draft → in review: the assessors are done; a reviewer checks before it is final."""
+    _editable(assessment)
     if assessment.status != Assessment.Status.DRAFT:
         raise ValidationError("Only a draft can be submitted for review.")
     problems = _finalise_problems(assessment)
@@ -505,6 +506,7 @@ def assessment_submit(*, assessment: Assessment) -> Assessment:
 
 def assessment_return(*, assessment: Assessment, note: str = "") -> Assessment:
     """In review → draft (the reviewer sends it back)."""
+    _editable(assessment)
     if assessment.status != Assessment.Status.IN_REVIEW:
         raise ValidationError("Only an assessment in review can be sent back to draft.")
     assessment.status = Assessment.Status.DRAFT
