@@ -121,6 +121,18 @@ def api_key_for():
     return make
 
 
+@pytest.fixture
+def writer(alpha, api_key_for) -> dict:
+    """Headers of an alpha key with read and write scopes."""
+    return auth_header(api_key_for(alpha, ["read", "write"])[1])
+
+
+@pytest.fixture
+def reader(alpha, api_key_for) -> dict:
+    """Headers of an alpha key with the read scope only."""
+    return auth_header(api_key_for(alpha, ["read"])[1])
+
+
 def auth_header(secret: str) -> dict:
     return {"HTTP_AUTHORIZATION": f"Api-Key {secret}"}
 

@@ -368,7 +368,10 @@ def answer_save(
         answer.comment = comment.strip()
     if clean_links is not None:
         answer.links = clean_links
-    if answer.signal_key and (answer.choice_key != answer.signal_choice_key or answer.is_na):
+    # Only Keel's own answer (or an override of it) is overridden: an assessor's answer that Keel read
+    # differently stays the assessor's, and re-saving it asks for no reason.
+    keels = answer.signal_key and answer.source in (Answer.Source.SIGNAL, Answer.Source.OVERRIDDEN)
+    if keels and (answer.choice_key != answer.signal_choice_key or answer.is_na):
         reason = (override_reason or "").strip() or (
             answer.override_reason if answer.source == Answer.Source.OVERRIDDEN else ""
         )
@@ -377,7 +380,7 @@ def answer_save(
                 {"override_reason": "Keel prefilled this answer from its own data; say why you choose another answer."}
             )
         answer.source, answer.override_reason = Answer.Source.OVERRIDDEN, reason[:MAX_COMMENT]
-    elif answer.signal_key:
+    elif keels:
         answer.source, answer.override_reason = Answer.Source.SIGNAL, ""
     else:
         answer.source = Answer.Source.MANUAL

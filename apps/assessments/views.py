@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts.roles import Cap
 from apps.assessment_templates.models import Question, Template, TemplateVersion
 from apps.compliance.models import Evidence
+from apps.compliance.selectors import client_today
 from apps.core.forms import apply_validation_error
 from apps.core.permissions import capability_required
 
@@ -82,8 +83,6 @@ def assessment_list(request):
 def assessment_new(request):
     versions = TemplateVersion.objects.filter(pk__in=Template.objects.exclude(current=None).values("current_id"))
     last_final = assessments_list().filter(status=Assessment.Status.FINAL).first()
-    from apps.compliance.selectors import client_today
-
     initial = {
         "title": f"Capability assessment {client_today():%B %Y}",
         "assessed_on": client_today(),

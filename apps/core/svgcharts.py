@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from xml.sax.saxutils import escape
 
-from .charts import OTHER_COLOUR, PALETTE
+from .charts import PALETTE
 
 FONT = "font-family='Helvetica, Arial, sans-serif'"
 
@@ -73,6 +73,3 @@ def radar_svg(
         x += 30 + 7 * len(name)
     parts.append("</svg>")
     return "".join(parts)
-
-
-__all__ = ["radar_svg", "OTHER_COLOUR"]

@@ -12,23 +12,12 @@ from django_tenants.utils import schema_context
 from apps.alerts.models import Alert
 from apps.anomalies.models import Anomaly
 from apps.audit.models import AuditEvent
-from tests.conftest import auth_header
 
 from .test_pages import _fake_anomalies
 
 BASE = "/c/alpha/api/v1/anomalies/"
 SETTINGS = "/c/alpha/api/v1/anomaly-settings/"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def writer(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read", "write"])[1])
-
-
-@pytest.fixture
-def reader(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read"])[1])
 
 
 def post(client, url, body, headers):

@@ -41,16 +41,6 @@ def throttle_clock(monkeypatch):
 
 
 @pytest.fixture
-def writer(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read", "write"])[1])
-
-
-@pytest.fixture
-def reader(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read"])[1])
-
-
-@pytest.fixture
 def sheet(in_alpha, small, questions, signals):
     """t-small in alpha, its questions by ref, and deterministic signals."""
     return small, questions(small), signals

@@ -603,3 +603,14 @@ def test_an_uploaded_file_becomes_register_evidence_linked_to_the_answer(setup, 
 
     assessment_submit(assessment=assessment)  # the file is the required evidence
     assert Assessment.objects.get(pk=assessment.pk).status == "in_review"
+
+
+def test_resaving_an_assessors_answer_that_keel_reads_differently_needs_no_reason(setup):
+    version, qs, signals = setup
+    assessment = create(version)
+    answer_save(assessment=assessment, question=qs["sec-mfa"], choice_key="none")
+    signals[MFA] = 5
+    assessment_prefill(assessment)  # kept, with Keel's reading (level 5) recorded next to it
+
+    answer = answer_save(assessment=assessment, question=qs["sec-mfa"], choice_key="none", comment="Checked again.")
+    assert (answer.source, answer.override_reason, answer.signal_level) == ("manual", "", 5)

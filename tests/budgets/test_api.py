@@ -11,7 +11,6 @@ from django_tenants.utils import schema_context
 
 from apps.audit.models import AuditEvent
 from apps.budgets.models import Budget
-from tests.conftest import auth_header
 
 from .conftest import make_budget
 
@@ -26,16 +25,6 @@ def throttle_clock(monkeypatch):
     from rest_framework.throttling import SimpleRateThrottle
 
     monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: time.time()))
-
-
-@pytest.fixture
-def writer(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read", "write"])[1])
-
-
-@pytest.fixture
-def reader(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read"])[1])
 
 
 def post(client, body, headers, url=BASE, method="post"):

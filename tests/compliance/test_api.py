@@ -31,16 +31,6 @@ def throttle_clock(monkeypatch):
     monkeypatch.setattr(SimpleRateThrottle, "timer", staticmethod(lambda: time.time()))
 
 
-@pytest.fixture
-def writer(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read", "write"])[1])
-
-
-@pytest.fixture
-def reader(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read"])[1])
-
-
 def send(client, method, url, body, headers):
     return getattr(client, method)(url, json.dumps(body), content_type="application/json", **headers)
 

@@ -42,16 +42,6 @@ def quiet_openai(monkeypatch):
     monkeypatch.setitem(connectors._cache, "openai", QuietConnector())
 
 
-@pytest.fixture
-def writer(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read", "write"])[1])
-
-
-@pytest.fixture
-def reader(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read"])[1])
-
-
 def _create(client, headers, name="OpenAI org", **extra):
     body = {"name": name, "kind": "openai", "settings": {}, "secrets": {"api_key": SECRET}, **extra}
     return client.post(f"{BASE}billing-sources/", json.dumps(body), content_type="application/json", **headers)

@@ -9,19 +9,8 @@ from django_tenants.utils import schema_context
 from apps.audit.models import AuditEvent
 from apps.inventory.models import Agent, GuardrailFinding
 from apps.inventory.services import agent_tool_save, asset_save, prompt_version_add, relation_save
-from tests.conftest import auth_header
 
 API = "/c/alpha/api/v1/"
-
-
-@pytest.fixture
-def writer(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read", "write"])[1])
-
-
-@pytest.fixture
-def reader(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read"])[1])
 
 
 def post(client, path, body, headers):

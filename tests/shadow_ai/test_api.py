@@ -34,16 +34,6 @@ def queue(org, cloud, openai):
     return org
 
 
-@pytest.fixture
-def writer(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read", "write"])[1])
-
-
-@pytest.fixture
-def reader(alpha, api_key_for):
-    return auth_header(api_key_for(alpha, ["read"])[1])
-
-
 def post(client, url, body, headers):
     return client.post(url, json.dumps(body), content_type="application/json", **headers)
 

@@ -18,7 +18,7 @@ from apps.compliance.models import Evidence
 
 from .. import report, services
 from ..models import Answer, Assessment, RoadmapItem
-from ..selectors import assessments_list, comparison, roadmap_items
+from ..selectors import assessments_list, assessments_with_versions, comparison, roadmap_items
 
 ASSESSMENT_PARAM = OpenApiParameter("assessment_id", int, OpenApiParameter.PATH)
 OTHER_PARAM = OpenApiParameter("other_id", int, OpenApiParameter.PATH, description="The assessment to compare with")
@@ -129,6 +129,8 @@ class AssessmentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def _version(self, obj) -> TemplateVersion:
+        if "template_version" in obj._state.fields_cache:  # attached by the view (one query for a whole page)
+            return obj.template_version
         cache = self.context.setdefault("versions", {})
         if obj.template_version_id not in cache:
             cache[obj.template_version_id] = TemplateVersion.objects.select_related("template").get(
@@ -224,6 +226,10 @@ class AssessmentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         status_filter = self.request.query_params.get("status", "")
         items = assessments_list()
         return items.filter(status=status_filter) if status_filter in Assessment.Status.values else items
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        return assessments_with_versions(page) if page is not None else None
 
     def _get(self) -> Assessment:
         assessment = assessments_list().filter(pk=self.kwargs["assessment_id"]).first()
