@@ -7,7 +7,7 @@ import json
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
@@ -84,3 +84,36 @@ def problem_exception_handler(exc, context):
 def json_404(request, exception=None):
     """handler404 for API paths; portal paths get the HTML page."""
     return problem_response(404, "Not found", "No such resource.")
+
+
+class ProblemSerializer(serializers.Serializer):
+    """An RFC 9457 problem body, for the OpenAPI schema of error responses."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+
+
+def drf_problem(status_code: int, title: str, detail: str, **extra) -> Response:
+    """A problem+json answer built by a view itself (batch endpoints answer with their counts inside)."""
+    response = Response(problem_body(status_code, title, detail, **extra), status=status_code)
+    response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def batch_post(request, *, key: str, noun: str, ingest, too_large: type[Exception]) -> Response:
+    """The shared answer of the batch endpoints (usage events, unit counts, SLO measurements): the body is
+    {key: [...]} or a bare list; the valid items are stored and counted, every error listed; 413 over the limit,
+    400 when nothing in the batch is valid."""
+    body = request.data
+    items = body.get(key) if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        return drf_problem(400, "Invalid request", f'Send {{"{key}": [...]}} or a JSON list of {noun}s.', errors=[])
+    try:
+        result = ingest(items)
+    except too_large as exc:
+        return drf_problem(413, "Payload too large", str(exc))
+    if items and result.rejected == len(items):
+        return drf_problem(400, "Invalid request", f"No {noun} in the batch is valid.", **result.as_dict())
+    return Response(result.as_dict(), status=status.HTTP_200_OK)

@@ -28,11 +28,12 @@ from functools import lru_cache
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.core.batch import BatchErrors, parse_rfc3339
+
 from .focus import AI_CATEGORY, GENAI_SUBCATEGORY, day_bounds, ledger_row, month_bounds
 from .models import BillingSource, CostRecord, IngestionRun, SourceKind, UsageEvent, UsageReconciliation
 
 MAX_EVENTS = 5000
-MAX_ERRORS = 1000  # errors listed in one answer; the counts stay exact
 MAX_TOKENS = 10**12  # per call; far above any real request, and keeps every estimate exact in Decimal
 MAX_COST = Decimal(10) ** 15
 MAX_ATTRIBUTES_BYTES = 4096
@@ -118,7 +119,6 @@ _MODEL_HINTS = (
     (re.compile(r"^grok"), "xai"),
     (re.compile(r"^deepseek"), "deepseek"),
 )
-_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII)
 _CURRENCY = re.compile(r"[A-Z]{3}\Z")
 
 
@@ -151,23 +151,6 @@ class IngestResult:
 # --- validation (plain Python: this loop runs for every event) -------------------------------------------------
 
 
-class _Errors:
-    """Collects (index, field, message), keeping the first MAX_ERRORS; `count` counts them all."""
-
-    def __init__(self):
-        self.items: list[dict] = []
-        self.count = 0
-
-    @property
-    def omitted(self) -> int:
-        return self.count - len(self.items)
-
-    def add(self, index: int, name: str, message: str) -> None:
-        self.count += 1
-        if len(self.items) < MAX_ERRORS:
-            self.items.append({"index": index, "field": name, "message": message})
-
-
 def _pick(event: dict, keys: tuple[str, ...]) -> tuple[str, object]:
     """(key, value) of the first of `keys` present with a non-null value; (keys[0], None) when none is."""
     for key in keys:
@@ -189,7 +172,7 @@ def _bad_text(value: str) -> str | None:
     return None
 
 
-def _text(value, name: str, limit: int, index: int, errors: _Errors) -> str | None:
+def _text(value, name: str, limit: int, index: int, errors: BatchErrors) -> str | None:
     # The common case in one test: a short ASCII string without NUL.
     if type(value) is str and len(value) <= limit and value.isascii() and "\x00" not in value:
         return value.strip()
@@ -207,7 +190,7 @@ def _text(value, name: str, limit: int, index: int, errors: _Errors) -> str | No
     return value
 
 
-def _count(value, name: str, index: int, errors: _Errors) -> int | None:
+def _count(value, name: str, index: int, errors: BatchErrors) -> int | None:
     if type(value) is int:  # the common case first; bool is an int subclass and is refused below
         if 0 <= value <= MAX_TOKENS:
             return value
@@ -233,22 +216,13 @@ def _integral(value: Decimal | float) -> bool:
         return False
 
 
-def _timestamp(value, index: int, errors: _Errors, latest: dt.datetime) -> dt.datetime | None:
+def _timestamp(value, index: int, errors: BatchErrors, latest: dt.datetime) -> dt.datetime | None:
     if value is None:
         errors.add(index, "timestamp", "timestamp is required (RFC 3339, e.g. 2025-06-01T12:00:00Z).")
         return None
-    if not isinstance(value, str) or not _RFC3339.match(value):
-        errors.add(
-            index, "timestamp", "timestamp must be an RFC 3339 date and time with an offset, e.g. 2025-06-01T12:00:00Z."
-        )
-        return None
-    text = value if value[10] == "T" else f"{value[:10]}T{value[11:]}"
-    if text[-1] in "Zz":
-        text = text[:-1] + "+00:00"
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        errors.add(index, "timestamp", f"timestamp {value[:40]!r} is not a valid date and time.")
+    moment = parse_rfc3339(value)
+    if isinstance(moment, str):
+        errors.add(index, "timestamp", f"timestamp {moment}")
         return None
     if moment > latest:
         errors.add(index, "timestamp", "timestamp is more than a day in the future: check the clock and the format.")
@@ -256,7 +230,7 @@ def _timestamp(value, index: int, errors: _Errors, latest: dt.datetime) -> dt.da
     return moment
 
 
-def _cost(value, index: int, errors: _Errors) -> Decimal | None:
+def _cost(value, index: int, errors: BatchErrors) -> Decimal | None:
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -283,7 +257,7 @@ def _json_number(value):
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def _attributes(event: dict, extra: Iterable[str], index: int, errors: _Errors) -> str | None:
+def _attributes(event: dict, extra: Iterable[str], index: int, errors: BatchErrors) -> str | None:
     """The event's other attributes (unknown keys and `attributes`) as JSON text for the jsonb column."""
     attributes: dict = {}
     given = event.get("attributes")
@@ -308,7 +282,7 @@ def _attributes(event: dict, extra: Iterable[str], index: int, errors: _Errors) 
     return text
 
 
-def _validate(index: int, event, errors: _Errors, latest: dt.datetime) -> list | None:
+def _validate(index: int, event, errors: BatchErrors, latest: dt.datetime) -> list | None:
     """One event → a stage row (provider may still be '' and cost None), or None with its errors recorded.
 
     Written flat on purpose: it runs for every event of every batch."""
@@ -492,7 +466,7 @@ def usage_events_ingest(*, events: list, now: dt.datetime | None = None) -> Inge
         raise BatchTooLarge(f"A batch holds at most {MAX_EVENTS:,} events; this one has {len(events):,}.")
     now = now or timezone.now()
     latest = now + FUTURE_SLACK
-    errors = _Errors()
+    errors = BatchErrors()
     result = IngestResult()
     rows: dict[str, list] = {}
     for index, event in enumerate(events):

@@ -8,18 +8,20 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.urls import re_path
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.roles import Cap
-from apps.api.errors import PROBLEM_CONTENT_TYPE, problem_body
+from apps.api.errors import ProblemSerializer, batch_post, problem_body
+from apps.core.batch import MAX_ERRORS
 
-from ..usage import MAX_ERRORS, MAX_EVENTS, BatchTooLarge, usage_events_ingest
+from ..usage import MAX_EVENTS, BatchTooLarge, usage_events_ingest
 
 
 def _refuse_constant(name: str):
@@ -32,8 +34,13 @@ class DecimalJSONParser(BaseParser):
     media_type = "application/json"
 
     def parse(self, stream, media_type=None, parser_context=None):
+        # DRF reads the stream itself, so Django's request-size limit is applied here (a 413 problem).
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = stream.read(limit + 1) if limit is not None else stream.read()
+        if limit is not None and len(body) > limit:
+            raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
         try:
-            return json.loads(stream.read(), parse_float=Decimal, parse_constant=_refuse_constant)
+            return json.loads(body, parse_float=Decimal, parse_constant=_refuse_constant)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from exc
 
@@ -114,13 +121,6 @@ class UsageIngestProblemSerializer(UsageIngestResultSerializer):
     detail = serializers.CharField()
 
 
-class ProblemSerializer(serializers.Serializer):
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-
-
 NATIVE_EXAMPLE = {
     "events": [
         {
@@ -176,12 +176,6 @@ RESULT_EXAMPLE = {
 }
 
 
-def _problem(status_code: int, title: str, detail: str, **extra) -> Response:
-    response = Response(problem_body(status_code, title, detail, **extra), status=status_code)
-    response.content_type = PROBLEM_CONTENT_TYPE
-    return response
-
-
 # --- view ------------------------------------------------------------------------------------------------
 
 
@@ -224,17 +218,13 @@ class UsageEventsIngestApi(APIView):
         ],
     )
     def post(self, request):
-        body = request.data
-        events = body.get("events") if isinstance(body, dict) else body
-        if not isinstance(events, list):
-            return _problem(400, "Invalid request", 'Send {"events": [...]} or a JSON list of events.', errors=[])
-        try:
-            result = usage_events_ingest(events=events)
-        except BatchTooLarge as exc:
-            return _problem(413, "Payload too large", str(exc))
-        if events and result.rejected == len(events):
-            return _problem(400, "Invalid request", "No event in the batch is valid.", **result.as_dict())
-        return Response(result.as_dict(), status=status.HTTP_200_OK)
+        return batch_post(
+            request,
+            key="events",
+            noun="event",
+            ingest=lambda events: usage_events_ingest(events=events),
+            too_large=BatchTooLarge,
+        )
 
 
 urlpatterns: list = [

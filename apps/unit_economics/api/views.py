@@ -12,7 +12,7 @@ import datetime as dt
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import serializers, status, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.roles import Cap
-from apps.api.errors import PROBLEM_CONTENT_TYPE, problem_body
+from apps.api.errors import batch_post, drf_problem, problem_body
 from apps.finops.api.usage import DecimalJSONParser
 from apps.inventory.models import Department
 
@@ -53,12 +53,6 @@ from ..services import (
 
 CSV_MAX_BYTES = 20 * 1024 * 1024
 TRUE = {"1", "true", "yes", "on"}
-
-
-def _problem(status_code: int, title: str, detail: str, **extra) -> Response:
-    response = Response(problem_body(status_code, title, detail, **extra), status=status_code)
-    response.content_type = PROBLEM_CONTENT_TYPE
-    return response
 
 
 def _decimal(value) -> str | None:
@@ -325,17 +319,7 @@ class UnitMetricsApi(APIView):
         ],
     )
     def post(self, request):
-        body = request.data
-        items = body.get("items") if isinstance(body, dict) else body
-        if not isinstance(items, list):
-            return _problem(400, "Invalid request", 'Send {"items": [...]} or a JSON list of items.', errors=[])
-        try:
-            result = unit_counts_ingest(items)
-        except BatchTooLarge as exc:
-            return _problem(413, "Payload too large", str(exc))
-        if items and result.rejected == len(items):
-            return _problem(400, "Invalid request", "No item in the batch is valid.", **result.as_dict())
-        return Response(result.as_dict(), status=status.HTTP_200_OK)
+        return batch_post(request, key="items", noun="item", ingest=unit_counts_ingest, too_large=BatchTooLarge)
 
 
 class CountsCsvSerializer(serializers.Serializer):
@@ -365,7 +349,7 @@ class UnitMetricsCsvApi(APIView):
         body.is_valid(raise_exception=True)
         upload = body.validated_data["file"]
         if upload.size > CSV_MAX_BYTES:
-            return _problem(413, "Payload too large", "The file is larger than 20 MB: split it by month.")
+            return drf_problem(413, "Payload too large", "The file is larger than 20 MB: split it by month.")
         try:
             result, parsed = unit_counts_csv_ingest(
                 upload.read(),
@@ -373,10 +357,10 @@ class UnitMetricsCsvApi(APIView):
                 dry_run=request.query_params.get("dry_run", "").lower() in TRUE,
             )
         except CsvError as exc:
-            return _problem(400, "File cannot be read", str(exc))
+            return drf_problem(400, "File cannot be read", str(exc))
         answer = {**result.as_dict(), "columns": parsed.columns, "ignored_columns": parsed.ignored_columns}
         if result.rejected and not result.accepted:
-            return _problem(400, "Invalid request", "No row of the file is valid.", **answer)
+            return drf_problem(400, "Invalid request", "No row of the file is valid.", **answer)
         return Response(answer)
 
 
