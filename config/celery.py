@@ -56,6 +56,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=1, minute=40),  # catches assets/departments renamed since the last change
         "options": {"expires": 6 * 3600},
     },
+    "service-levels-evaluate": {
+        "task": "service_levels.evaluate",  # budgets, burn-rate alerts, closed periods → breaches and credits
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
     "runaway-scan": {
         "task": "runaway.scan",
         "schedule": crontab(minute="*"),

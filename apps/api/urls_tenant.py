@@ -28,6 +28,7 @@ from apps.inventory.api.views import (
 )
 from apps.recommendations.api.urls import urlpatterns as recommendations_urls
 from apps.runaway.api.urls import urlpatterns as runaway_urls
+from apps.service_levels.api.views import urlpatterns as service_levels_urls
 from apps.shadow_ai.api.urls import urlpatterns as shadow_ai_urls
 from apps.tenancy.api.views import CurrentClientView
 from apps.unit_economics.api.urls import urlpatterns as unit_economics_urls
@@ -64,5 +65,6 @@ urlpatterns = [
     *auditpacks_urls,
     *assessment_templates_urls,
     *assessments_urls,
+    *service_levels_urls,
     *router.urls,
 ]

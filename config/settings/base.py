@@ -69,6 +69,7 @@ TENANT_APPS = [
     "apps.incidents",
     "apps.auditpacks",
     "apps.assessments",
+    "apps.service_levels",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -303,6 +304,14 @@ SPECTACULAR_SETTINGS = {
         "RoadmapItemEffortEnum": "apps.assessments.models.RoadmapItem.Effort",
         "TemplateOriginEnum": "apps.assessment_templates.models.Template.Origin",
         "QuestionEvidenceEnum": "apps.assessment_templates.models.Question.Evidence",
+        "SliKindEnum": "apps.service_levels.models.SliKind",
+        "DriftKindEnum": "apps.service_levels.models.DriftMonitor.Kind",
+        "DriftStatusEnum": "apps.service_levels.models.DriftCheck.Status",
+        "SloWindowKindEnum": "apps.service_levels.models.SLO.WindowKind",
+        "SloBudgetingEnum": "apps.service_levels.models.SLO.Budgeting",
+        "SloSourceEnum": "apps.service_levels.models.SLO.Source",
+        "SloKeelSourceEnum": "apps.service_levels.models.SLO.KeelSource",
+        "ServiceCreditStatusEnum": "apps.service_levels.models.ServiceCredit.Status",
     },
 }
 

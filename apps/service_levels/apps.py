@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ServiceLevelsConfig(AppConfig):
+    name = "apps.service_levels"
+    label = "service_levels"
+    verbose_name = "Service levels"
