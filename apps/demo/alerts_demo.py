@@ -12,14 +12,6 @@ def demo_alerts(clients) -> None:
         "acme": [
             ("ingestion", "medium", "AWS Cost Explorer throttled the last sync", "Retried with backoff."),
         ],
-        "maple": [
-            (
-                "drift",
-                "high",
-                "Triage classifier drift: PSI 0.27 on symptom_severity",
-                "Above the 0.2 significance threshold for 3 days.",
-            )
-        ],
         "harbor": [
             ("integration", "low", "Guidewire claims integration answered slowly", "p95 latency 2.4 s for 20 minutes.")
         ],

@@ -171,6 +171,7 @@ def _demo_steps():
     from .inventory_demo import demo_departments, demo_inventory
     from .recommendations_demo import demo_recommendations
     from .runaway_demo import demo_runaway
+    from .service_levels_demo import demo_service_levels
     from .shadow_ai_demo import demo_shadow_ai
     from .unit_economics_demo import demo_unit_economics
 
@@ -189,5 +190,6 @@ def _demo_steps():
         demo_incidents,
         demo_auditpacks,
         demo_assessments,
+        demo_service_levels,
         demo_alerts,
     ]
