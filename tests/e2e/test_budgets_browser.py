@@ -84,7 +84,7 @@ def test_a_manager_adds_and_removes_a_budget(manager_page, shot):
     expect(page.locator("#burn-down .chart .main-svg").first).to_be_visible()
     shot(page, "new-budget-detail")
 
-    page.get_by_role("link", name="Edit").click()
+    page.get_by_role("link", name="Edit", exact=True).click()
     page.get_by_role("link", name="Delete…").click()
     page.get_by_role("button", name="Delete the budget").click()
     expect(page.get_by_text("Budget “Bedrock in Frankfurt (browser test)” deleted.")).to_be_visible()
@@ -101,6 +101,6 @@ def test_the_executive_reads_budgets_without_any_action(new_page, shot):
     expect(page.get_by_role("link", name="Add a budget")).to_have_count(0)
     page.get_by_role("link", name="All cloud and AI spend").click()
     expect(page.locator("#burn-down .chart .main-svg").first).to_be_visible()
-    expect(page.get_by_role("link", name="Edit")).to_have_count(0)
+    expect(page.get_by_role("link", name="Edit", exact=True)).to_have_count(0)
     expect(page.get_by_role("button", name="Check now")).to_have_count(0)
     shot(page, "executive-budget")
