@@ -178,16 +178,22 @@ def _check_total(errors: _Errors, name: str, total: int) -> None:
         errors.add(name, f"total count {total} exceeds {MAX_TOTAL}")
 
 
+def _parse_each(errors: _Errors, field: str, raw: list, parse) -> list:
+    """Each item through `parse` (→ value, problem); every problem recorded with the item's path."""
+    parsed = []
+    for i, item in enumerate(raw):
+        value, problem = parse(item)
+        if problem:
+            errors.add(field, problem, path=f"{field}[{i}]")
+        else:
+            parsed.append(value)
+    return parsed
+
+
 def _parse_numeric_values(errors: _Errors, raw: Any) -> np.ndarray | None:
     if not _sized_list(errors, "values", raw, MAX_VALUES):
         return None
-    numbers: list[float] = []
-    for i, item in enumerate(raw):
-        number, problem = _finite_float(item)
-        if problem:
-            errors.add("values", problem, path=f"values[{i}]")
-        else:
-            numbers.append(number)
+    numbers = _parse_each(errors, "values", raw, _finite_float)
     if errors.messages:
         return None
     values = np.array(numbers, dtype=np.float64)
@@ -206,26 +212,14 @@ def _parse_histogram(errors: _Errors, raw_edges: Any, raw_counts: Any) -> tuple[
         errors.add("edges", "at least 2 edges (one bin) are needed")
     if len(raw_counts) != len(raw_edges) - 1:
         errors.add("counts", f"{len(raw_counts)} counts for {len(raw_edges)} edges; expected len(edges) − 1")
-    edges: list[float] = []
-    for i, item in enumerate(raw_edges):
-        number, problem = _finite_float(item)
-        if problem:
-            errors.add("edges", problem, path=f"edges[{i}]")
-        else:
-            edges.append(number)
+    edges = _parse_each(errors, "edges", raw_edges, _finite_float)
     if len(edges) == len(raw_edges):
         for i in range(1, len(edges)):
             if not edges[i] > edges[i - 1]:
                 errors.add("edges", f"not strictly increasing ({edges[i - 1]!r} then {edges[i]!r})", path=f"edges[{i}]")
         if edges and not math.isfinite(edges[-1] - edges[0]):
             errors.add("edges", "range too wide (last − first overflows)")
-    counts: list[int] = []
-    for i, item in enumerate(raw_counts):
-        number, problem = _count(item)
-        if problem:
-            errors.add("counts", problem, path=f"counts[{i}]")
-        else:
-            counts.append(number)
+    counts = _parse_each(errors, "counts", raw_counts, _count)
     if errors.messages:
         return None
     _check_total(errors, "counts", sum(counts))
