@@ -201,13 +201,13 @@ def test_j_the_demo_ledger_shows_twelve_months_of_harbor_spend(manager_page, sho
     page.goto("/c/harbor/finops/")
     page.get_by_role("link", name="Last 12 months").click()
     page.wait_for_url(re.compile(r"/c/harbor/finops/\?from="))
-    expect(page.locator("#explorer")).not_to_have_class(re.compile("is-loading"))
+    expect(page.locator("#explorer[data-ready]")).to_be_attached()  # HTMX has wired the redrawn controls
     page.get_by_label("Group by").select_option("provider")  # HTMX redraws on each change
     expect(page).to_have_url(re.compile(r"group=provider"), timeout=30_000)  # pushed by HTMX after the redraw
-    expect(page.locator("#explorer")).not_to_have_class(re.compile("is-loading"))
+    expect(page.locator("#explorer[data-ready]")).to_be_attached()  # HTMX has wired the redrawn controls
     page.get_by_label("Bars").select_option("month")
     expect(page).to_have_url(re.compile(r"granularity=month"), timeout=30_000)  # pushed by HTMX after the redraw
-    expect(page.locator("#explorer")).not_to_have_class(re.compile("is-loading"))
+    expect(page.locator("#explorer[data-ready]")).to_be_attached()  # HTMX has wired the redrawn controls
     table = page.locator("table").first
     expect(table).to_contain_text("Google Cloud")
     expect(table).to_contain_text("Anthropic")
