@@ -56,6 +56,11 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=1, minute=40),  # catches assets/departments renamed since the last change
         "options": {"expires": 6 * 3600},
     },
+    "reports-monthly-due": {
+        "task": "reports.monthly_due",  # drafts last month's report once the month turns in the client's zone
+        "schedule": crontab(minute=12),
+        "options": {"expires": 50 * 60},
+    },
     "service-levels-evaluate": {
         "task": "service_levels.evaluate",  # budgets, burn-rate alerts, closed periods → breaches and credits
         "schedule": crontab(minute="*"),

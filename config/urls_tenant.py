@@ -20,6 +20,7 @@ urlpatterns = [
     path("incidents/", include("apps.incidents.urls")),
     path("assessments/", include("apps.assessments.urls")),
     path("service-levels/", include("apps.service_levels.urls")),
+    path("reports/", include("apps.reports.urls")),
     path("audit/", include("apps.audit.urls")),
     path("jobs/", tenancy_views.task_runs, name="jobs"),
     path("settings/", tenancy_views.client_settings, name="settings"),

@@ -28,6 +28,7 @@ class Cap:
     MANAGE_ALERTS = "manage_alerts"  # acknowledge / resolve alerts, alert channels
     MANAGE_MEMBERS = "manage_members"  # invite client users, change their roles
     MANAGE_API_KEYS = "manage_api_keys"
+    ISSUE_REPORTS = "issue_reports"  # review and issue the client's monthly report (figures never change)
     INGEST = "ingest"  # push usage events, measurements (API keys)
     # MSP-level (no client)
     CONSOLE = "console"  # the portfolio console across assigned clients
@@ -38,7 +39,7 @@ class Cap:
 
 # Each staff role is the one above it minus what only that role may do.
 _ENGINEER = frozenset({Cap.VIEW, Cap.EDIT, Cap.VIEW_AUDIT, Cap.VIEW_REGISTER, Cap.MANAGE_ALERTS, Cap.CONSOLE})
-_ACCOUNT_MANAGER = _ENGINEER | {Cap.MANAGE_MEMBERS, Cap.MANAGE_API_KEYS, Cap.MANAGE_LIBRARY}
+_ACCOUNT_MANAGER = _ENGINEER | {Cap.MANAGE_MEMBERS, Cap.MANAGE_API_KEYS, Cap.MANAGE_LIBRARY, Cap.ISSUE_REPORTS}
 _MSP_ADMIN = _ACCOUNT_MANAGER | {Cap.MANAGE_CLIENTS, Cap.MANAGE_STAFF}
 
 ROLE_CAPABILITIES: dict[str, frozenset[str]] = {

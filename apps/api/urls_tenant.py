@@ -27,6 +27,7 @@ from apps.inventory.api.views import (
     RelationViewSet,
 )
 from apps.recommendations.api.urls import urlpatterns as recommendations_urls
+from apps.reports.api.views import urlpatterns as reports_urls
 from apps.runaway.api.urls import urlpatterns as runaway_urls
 from apps.service_levels.api.views import urlpatterns as service_levels_urls
 from apps.shadow_ai.api.urls import urlpatterns as shadow_ai_urls
@@ -66,5 +67,6 @@ urlpatterns = [
     *assessment_templates_urls,
     *assessments_urls,
     *service_levels_urls,
+    *reports_urls,
     *router.urls,
 ]

@@ -70,6 +70,7 @@ TENANT_APPS = [
     "apps.auditpacks",
     "apps.assessments",
     "apps.service_levels",
+    "apps.reports",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -341,6 +342,10 @@ KEEL_ENCRYPTION_KEYS = env.list("KEEL_ENCRYPTION_KEYS", default=[]) or [
     k for k in _local_state("encryption_keys").split(",") if k
 ]
 KEEL_MSP_NAME = env("KEEL_MSP_NAME", default="Northwind AI Operations")
+# Report branding: a logo file (PNG, JPEG or SVG; empty = the name only) and two colours (#rrggbb).
+KEEL_MSP_LOGO = env("KEEL_MSP_LOGO", default="")
+KEEL_MSP_PRIMARY_COLOUR = env("KEEL_MSP_PRIMARY_COLOUR", default="#1d4ed8")
+KEEL_MSP_ACCENT_COLOUR = env("KEEL_MSP_ACCENT_COLOUR", default="#0f766e")
 KEEL_WEBHOOK_TIMEOUT_SECONDS = env.float("KEEL_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 # Live usage asks for a runaway scan at most this often per client (beat also scans every minute).
 KEEL_RUNAWAY_HOOK_SECONDS = env.int("KEEL_RUNAWAY_HOOK_SECONDS", default=20)

@@ -1,0 +1,48 @@
+"""A report version as HTML (the portal view and the PDF's source) and as PDF (WeasyPrint, charts as SVG).
+Everything comes from the frozen snapshot and the commentary: rendering never queries the client's data."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from apps.core.branding import branding
+
+PAPER_SIZES = {"a4": "A4", "letter": "Letter"}
+
+
+def _stylesheet() -> str:
+    path = finders.find("reports/report.css")
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def document_context(report, *, web: bool, paper: str = "a4") -> dict:
+    data = report.data
+    sections = [
+        {"key": key, "title": data["titles"].get(key, key), "s": section} for key, section in data["sections"].items()
+    ]
+    return {
+        "report": report,
+        "data": data,
+        "sections": sections,
+        "brand": branding(),
+        "web": web,
+        "paper": PAPER_SIZES.get(paper, "A4"),
+        "stylesheet": "" if web else _stylesheet(),
+        "rendered_at": timezone.now(),
+    }
+
+
+def report_html(report, *, web: bool, paper: str = "a4") -> str:
+    template = "reports/document_web.html" if web else "reports/document_pdf.html"
+    return render_to_string(template, document_context(report, web=web, paper=paper))
+
+
+def report_pdf(report, *, paper: str | None = None) -> bytes:
+    from weasyprint import HTML
+
+    paper = paper or getattr(settings, "KEEL_REPORT_PAPER", "a4")
+    return HTML(string=report_html(report, web=False, paper=paper), base_url=settings.KEEL_BASE_URL).write_pdf()
