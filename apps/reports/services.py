@@ -61,7 +61,7 @@ def _refresh_console(report: Report) -> None:
         )
 
 
-def reportable_month(client, today_local: dt.date) -> dt.date:
+def reportable_month(today_local: dt.date) -> dt.date:
     """The month a report made today covers: the last full month in the client's calendar."""
     return add_months(today_local.replace(day=1), -1)
 
@@ -80,7 +80,7 @@ def report_create(
     month = month.replace(day=1)
     client = current_client()
     today_local = (now or timezone.now()).astimezone(client.tz).date()
-    if month > reportable_month(client, today_local):
+    if month > reportable_month(today_local):
         raise ValidationError({"month": f"{month:%B %Y} has not ended yet in {client.time_zone}."})
     with transaction.atomic():
         # One writer per client at a time: the version numbers and the one-open-version rule stay simple.
@@ -330,7 +330,7 @@ def monthly_report_due(*, now: dt.datetime | None = None) -> Report | None:
     if client is None:
         return None
     local_today = now.astimezone(client.tz).date()
-    month = reportable_month(client, local_today)
+    month = reportable_month(local_today)
     month_end_local = dt.datetime.combine(add_months(month, 1), dt.time(), tzinfo=client.tz)
     if client.created_at and client.created_at >= month_end_local:
         return None

@@ -6,6 +6,8 @@ issue, re-issue and re-sending need `issue_reports` (account managers)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
@@ -29,7 +31,7 @@ STATUS_CHIPS = {"draft": "chip-muted", "reviewed": "sev-medium", "issued": "chip
 
 def _months_offered(client) -> list:
     """The last 12 ended months in the client's calendar, newest first."""
-    latest = services.reportable_month(client, timezone.now().astimezone(client.tz).date())
+    latest = services.reportable_month(timezone.now().astimezone(client.tz).date())
     return [add_months(latest, -offset) for offset in range(12)]
 
 
@@ -58,8 +60,6 @@ def report_list(request):
 @require_POST
 @capability_required(Cap.EDIT)
 def report_new(request):
-    import datetime as dt
-
     try:
         month = dt.date.fromisoformat(request.POST.get("month", ""))
     except ValueError:
