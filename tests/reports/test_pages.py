@@ -41,6 +41,7 @@ def test_the_list_and_the_api_list_take_the_same_queries_for_one_or_three_report
     headers = auth_header(api_key_for(alpha_for_reports, ["read", "write"])[1])
     with schema_context(alpha_for_reports.schema_name):
         _reports(1, issue=True)
+    http.get("/c/alpha/api/v1/reports/", **headers)  # a key's first use records it: not part of the list's cost
     one = (_count(http, "/c/alpha/reports/"), _count(http, "/c/alpha/api/v1/reports/", **headers))
     with schema_context(alpha_for_reports.schema_name):
         for month in (dt.date(2026, 10, 1), dt.date(2026, 9, 1)):
