@@ -11,6 +11,7 @@ from apps.tenancy import views as tenancy_views
 
 urlpatterns = [
     path("", portfolio_views.console, name="console"),
+    path("portfolio/", include("apps.portfolio.urls")),
     path("clients/", tenancy_views.client_list, name="client_list"),
     path("clients/new/", tenancy_views.client_create, name="client_create"),
     path("staff/", accounts_views.staff, name="staff"),

@@ -9,7 +9,7 @@ from apps.assessment_templates.api.views import PortfolioMaturityView
 from apps.audit.api.views import AuditEventViewSet
 from apps.catalog.api.views import ModelPriceViewSet
 from apps.frameworks.api.urls import urlpatterns as frameworks_urls
-from apps.portfolio.api import AlertFeedViewSet
+from apps.portfolio.api import AlertFeedViewSet, PortfolioSummaryView
 from apps.tenancy.api.views import ClientViewSet
 
 router = DefaultRouter(trailing_slash="/?")
@@ -21,6 +21,7 @@ router.register("model-catalog", ModelPriceViewSet, basename="model-catalog")
 
 urlpatterns = [
     path("portfolio/maturity/", PortfolioMaturityView.as_view(), name="portfolio-maturity"),
+    path("portfolio/summary/", PortfolioSummaryView.as_view(), name="portfolio-summary"),
     *frameworks_urls,
     *assessment_templates_urls,
     *router.urls,

@@ -73,3 +73,62 @@ def radar_svg(
         x += 30 + 7 * len(name)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def sparkline_svg(
+    values: list,
+    *,
+    width: int = 96,
+    height: int = 24,
+    colour: str = "#1d4ed8",
+    title: str = "",
+    description: str = "",
+    partial_last: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> str:
+    """A small line chart (no axes) for tables, on the web inline and in PDFs. None values are gaps; the last
+    point gets a dot, hollow when `partial_last` (e.g. a month still running). minimum/maximum fix the scale
+    (e.g. 0-100 for scores); otherwise it runs from 0 (or the lowest value, if negative) to the highest value."""
+    known = [float(v) for v in values if v is not None]
+    label = escape(title)
+    attribute = escape(title, {"'": "&apos;", '"': "&quot;"})
+    head = (
+        f"<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 {width} {height}' width='{width}' "
+        f"height='{height}' role='img' aria-label='{attribute}' class='sparkline'><title>{label}</title>"
+        + (f"<desc>{escape(description)}</desc>" if description else "")
+    )
+    if not known:
+        return head + "</svg>"
+    low = minimum if minimum is not None else min(0.0, min(known))
+    high = maximum if maximum is not None else max(known)
+    pad = 3.0
+    scale = (height - 2 * pad) / ((high - low) or 1.0)
+    step = (width - 2 * pad) / max(len(values) - 1, 1)
+    bottom = height - pad
+    segments, current, last = [], [], None
+    for i, v in enumerate(values):
+        if v is None:
+            if current:
+                segments.append(current)
+            current = []
+            continue
+        last = (pad + i * step, bottom - (min(max(float(v), low), high) - low) * scale)
+        current.append("%.1f,%.1f" % last)  # noqa: UP031  (the fastest way to format 12 points x 500 rows)
+    if current:
+        segments.append(current)
+    parts = [head]
+    for segment in segments:
+        if len(segment) > 1:
+            parts.append(
+                f"<polyline points='{' '.join(segment)}' fill='none' stroke='{colour}' stroke-width='1.5' "
+                "stroke-linejoin='round' stroke-linecap='round'/>"
+            )
+    if last is not None:
+        fill = "#fff" if partial_last else colour
+        parts.append(
+            f"<circle cx='{last[0]:.1f}' cy='{last[1]:.1f}' r='2.2' fill='{fill}' stroke='{colour}' "
+            "stroke-width='1.2'/>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -50,10 +50,8 @@ def _state(report: Report) -> dict:
 
 def _refresh_console(report: Report) -> None:
     """The console's 'last report' column (a public-schema rollup)."""
-    try:
-        from apps.portfolio.services import report_status_refresh
-    except ImportError:  # pragma: no cover — the console rollup arrives with the portfolio app
-        return
+    from apps.portfolio.services import report_status_refresh  # portfolio reads reports: import late
+
     latest = Report.objects.exclude(status=Report.Status.SUPERSEDED).order_by("-month", "-version").first()
     if latest is not None:
         report_status_refresh(

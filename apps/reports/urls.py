@@ -2,12 +2,7 @@
 
 from django.urls import path
 
-from . import views
-
-try:
-    from .value_views import urlpatterns_value
-except ImportError:  # pragma: no cover — the value inputs pages are being added in this change
-    urlpatterns_value = []
+from . import value_views, views
 
 app_name = "reports"
 urlpatterns = [
@@ -21,5 +16,10 @@ urlpatterns = [
     path("<int:pk>/issue/", views.report_issue, name="issue"),
     path("<int:pk>/reissue/", views.report_reissue, name="reissue"),
     path("<int:pk>/resend/", views.report_resend, name="resend"),
-    *urlpatterns_value,
+    # The value inputs the ROI section is computed from.
+    path("value/", value_views.value_inputs, name="value_inputs"),
+    path("value/settings/", value_views.value_settings_update, name="value_settings"),
+    path("value/new/", value_views.value_driver_new, name="value_driver_new"),
+    path("value/<int:pk>/edit/", value_views.value_driver_edit, name="value_driver_edit"),
+    path("value/<int:pk>/delete/", value_views.value_driver_remove, name="value_driver_delete"),
 ]

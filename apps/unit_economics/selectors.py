@@ -794,3 +794,59 @@ def model_choices(*, since: dt.date) -> list[str]:
         .values_list("x_model", flat=True)
         .distinct()
     )
+
+
+def units_series(units: Iterable[BusinessUnit], *, start: dt.date, end: dt.date) -> list[UnitCostSeries]:
+    """Every unit's monthly series over [start, end) (whole months: start and end are firsts of months), in two
+    queries whatever the number of units — units_overview for more than two months (the monthly report's trend).
+
+    Each series equals unit_cost_series(unit, start=start, end=end) point for point: the same scope, the same
+    currency choice (the one with the largest spend of the unit's scope in the range) and the same volumes."""
+    units = list(units)
+    if not units:
+        return []
+    _check_range(start, end, "month")
+    rows = list(
+        CostDaily.objects.filter(day__gte=start, day__lt=end)
+        .order_by()
+        .annotate(
+            period=TruncMonth("day"),
+            ai=Case(When(service_category=AI_CATEGORY, then=Value("y")), default=Value(""), output_field=CharField()),
+        )
+        .values("period", "department_id", "asset_id", "x_model", "ai", "billing_currency")
+        .annotate(cost=Sum("effective_cost"))
+        .values_list("period", "department_id", "asset_id", "x_model", "ai", "billing_currency", "cost")
+    )
+    counts: dict[int, list[CountRow]] = defaultdict(list)
+    for unit_id, day, department_id, asset_id, count in (
+        UnitCount.objects.filter(unit__in=units, day__gte=start, day__lt=end)
+        .order_by()
+        .values_list("unit_id", "day", "department_id", "asset_id", "count")
+    ):
+        counts[unit_id].append((day, department_id, asset_id, count))
+    spans = periods(start, end, "month")
+    out = []
+    for unit in units:
+        scope = unit_scope(unit)
+        by_currency: dict[str, dict[dt.date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+        totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for period, department_id, asset_id, model, ai, row_currency, amount in rows:
+            if scope.matches(department_id=department_id, asset_id=asset_id, model=model, is_ai=bool(ai)):
+                by_currency[row_currency][period] += amount
+                totals[row_currency] += amount
+        chosen = _pick_currency(totals, None)
+        volume, basis = daily_volume(counts.get(unit.pk, []), scope)
+        out.append(
+            UnitCostSeries(
+                unit=unit,
+                scope=scope,
+                granularity="month",
+                start=start,
+                end=end,
+                currency=chosen,
+                other_currencies={c: t for c, t in sorted(totals.items()) if c != chosen and t},
+                volume_basis=basis,
+                points=_build_points(spans, by_currency.get(chosen, {}), volume, "month", measurable=not scope.missing),
+            )
+        )
+    return out

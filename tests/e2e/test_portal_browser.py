@@ -36,8 +36,12 @@ def test_a_manager_signs_in_with_password_and_totp(new_page, shot):
     for name in DEMO_CLIENTS:
         expect(clients.get_by_role("link", name=name)).to_be_visible()
     expect(clients.get_by_role("row")).to_have_count(1 + len(DEMO_CLIENTS))
-    # The demo's open alerts reached the console through the rollup: Acme (one critical) is listed first.
-    expect(clients.get_by_role("row").nth(1)).to_contain_text("Acme Underwriting")
+    # Worst health first, from the public-schema rollup: the scores down the grid never rise.
+    scores = [float(text) for text in clients.locator(".pf-score").all_inner_texts() if text != "—"]
+    assert len(scores) == len(DEMO_CLIENTS) and scores == sorted(scores), scores
+    # Acme's open critical alert (the runaway loop) reached the console through the rollup.
+    acme = clients.get_by_role("row").filter(has_text="Acme Underwriting")
+    expect(acme.locator(".chip.sev-critical")).to_have_text("1")
     feed = page.get_by_role("region", name="Alert feed")
     expect(feed.get_by_role("link", name=RUNAWAY)).to_be_visible()
     expect(page.get_by_label("Client", exact=True)).to_have_value("/")

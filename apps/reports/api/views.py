@@ -17,6 +17,7 @@ from apps.api.errors import ProblemSerializer, drf_problem
 from ..models import Report
 from ..render import PAPER_SIZES, report_pdf
 from ..selectors import reports_list
+from .value import ValueDriverViewSet, ValueSettingsViewSet
 
 REPORT_ID = OpenApiParameter("report_id", int, OpenApiParameter.PATH)
 
@@ -162,11 +163,7 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 router = DefaultRouter(trailing_slash="/?")
 router.include_root_view = False
 router.register("reports", ReportViewSet, basename="report")
-try:
-    from .value import router_register
-except ImportError:  # pragma: no cover — value inputs' API arrives in this change
-    pass
-else:
-    router_register(router)
+router.register("value-drivers", ValueDriverViewSet, basename="value-driver")
+router.register("value-settings", ValueSettingsViewSet, basename="value-settings")
 
 urlpatterns = router.urls

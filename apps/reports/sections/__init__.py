@@ -18,9 +18,20 @@ from __future__ import annotations
 from importlib import import_module
 from types import ModuleType
 
-# The sections land one by one, each with its reconciliation tests; planned, in reading order: spend,
-# unit_economics, value, anomalies, service_levels, compliance, maturity, inventory, incidents, recommendations.
-SECTION_MODULES: list[str] = []
+# Reading order: money first (what it cost, what it bought, what it returned), then what went wrong and was
+# caught, then standing (contract, compliance, maturity, estate), and what to do next month.
+SECTION_MODULES: list[str] = [
+    "spend",
+    "unit_economics",
+    "value",
+    "anomalies",
+    "service_levels",
+    "compliance",
+    "maturity",
+    "inventory",
+    "incidents",
+    "recommendations",
+]
 
 
 def sections() -> list[ModuleType]:
