@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from apps.core.branding import branding
 
+from .snapshot import period_of
+
 PAPER_SIZES = {"a4": "A4", "letter": "Letter"}
 
 
@@ -28,6 +30,7 @@ def document_context(report, *, web: bool, paper: str = "a4") -> dict:
         "report": report,
         "data": data,
         "sections": sections,
+        "period": period_of(data),  # the section templates name the month ("in March 2026")
         "brand": branding(),
         "web": web,
         "paper": PAPER_SIZES.get(paper, "A4"),
@@ -38,7 +41,8 @@ def document_context(report, *, web: bool, paper: str = "a4") -> dict:
 
 def report_html(report, *, web: bool, paper: str = "a4") -> str:
     template = "reports/document_web.html" if web else "reports/document_pdf.html"
-    return render_to_string(template, document_context(report, web=web, paper=paper))
+    with timezone.override(report.data["client"]["time_zone"]):  # times read in the client's zone, PDF too
+        return render_to_string(template, document_context(report, web=web, paper=paper))
 
 
 def report_pdf(report, *, paper: str | None = None) -> bytes:

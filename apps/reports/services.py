@@ -197,25 +197,27 @@ def report_issue(report: Report) -> Report:
     _open_version(report)
     if report.status != Report.Status.REVIEWED:
         raise ReportStateError("Review the report before issuing it.")
-    issued_at = timezone.now()
-    report.issued_at, report.issued_by = issued_at, actor_label()
-    pdf = report_pdf(report)
-    digest = hashlib.sha256(pdf).hexdigest()
-    name = default_storage.save(_storage_name(report, digest), ContentFile(pdf))
     before = _state(report)
+    # The PDF is rendered as the issued document it becomes (status, date and issuer in its header and footer).
+    report.status, report.issued_at, report.issued_by = Report.Status.ISSUED, timezone.now(), actor_label()
+    name = ""
     try:
+        pdf = report_pdf(report)
+        digest = hashlib.sha256(pdf).hexdigest()
+        name = default_storage.save(_storage_name(report, digest), ContentFile(pdf))
         with transaction.atomic():
             previous = Report.objects.filter(month=report.month, status=Report.Status.ISSUED).first()
             if previous is not None:
                 previous.status = Report.Status.SUPERSEDED
                 previous.save(update_fields=["status"])
                 audit_record(action="report.supersede", target=previous, after=_state(previous))
-            report.status = Report.Status.ISSUED
             report.pdf, report.pdf_sha256, report.pdf_size = name, digest, len(pdf)
             report.save(update_fields=["status", "issued_at", "issued_by", "pdf", "pdf_sha256", "pdf_size"])
             audit_record(action="report.issue", target=report, before=before, after=_state(report))
     except Exception:
-        default_storage.delete(name)  # nothing half-issued: the version stays reviewed
+        if name:
+            default_storage.delete(name)  # nothing half-issued: the version stays reviewed
+        report.refresh_from_db()
         raise
     pk, schema = report.pk, connection.schema_name
 

@@ -31,6 +31,19 @@ def period_for(client, month: dt.date) -> ReportPeriod:
     )
 
 
+def period_of(data: dict) -> ReportPeriod:
+    """The period a stored snapshot covers, from the snapshot alone (rendering never reads the client's data)."""
+    client = data["client"]
+    return ReportPeriod(
+        month=dt.date.fromisoformat(data["month"]),
+        client_name=client["name"],
+        client_slug=client["slug"],
+        time_zone=client["time_zone"],
+        currency=client["currency"],
+        retainer=Decimal(client["retainer"]),
+    )
+
+
 def canonical_json(data: dict) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 

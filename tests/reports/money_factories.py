@@ -11,16 +11,15 @@ Import the fixtures into a test module with `from tests.reports.money_factories 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from decimal import Decimal
 
 import pytest
-from django.template.loader import render_to_string
 from freezegun import freeze_time
 
 from apps.reports.period import ReportPeriod
 from tests.finops.conftest import openai_day_row
+
+from .section_support import alpha_period, assert_highlights, render_both
 
 MONTH = dt.date(2026, 3, 1)
 NOW = "2026-04-02 10:00:00"
@@ -98,49 +97,4 @@ def ledger_sum(*, first: dt.date, end: dt.date, currency: str = "EUR", **filters
 
 
 def make_period(month: dt.date = MONTH, *, retainer: str = "1500.00", currency: str = "EUR") -> ReportPeriod:
-    return ReportPeriod(
-        month=month,
-        client_name="Alpha Corp",
-        client_slug="alpha",
-        time_zone="Europe/Paris",
-        currency=currency,
-        retainer=Decimal(retainer),
-    )
-
-
-def render_both(key: str, data: dict, period: ReportPeriod) -> tuple[str, str]:
-    """The section template for the PDF (web=False) and the portal (web=True); the data must be JSON-safe."""
-    data = json.loads(json.dumps(data))  # exactly what the snapshot stores and the templates read back
-    context = {"s": data, "period": period}
-    pdf = render_to_string(f"reports/sections/{key}.html", {**context, "web": False})
-    web = render_to_string(f"reports/sections/{key}.html", {**context, "web": True})
-    return pdf, web
-
-
-_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-
-
-def figure_at(data: dict, path: str):
-    node = data
-    for part in path.split("."):
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
-def assert_highlights(key: str, data: dict, items: list[dict]) -> None:
-    """Every highlight names a figure of this section that resolves, and states that very number (sign in the
-    words: "rose 12.3 %" for 12.3, "fell 4.0 %" for -4.0)."""
-    for item in items:
-        assert set(item) >= {"text", "figure", "tone"}, item
-        assert item["tone"] in ("good", "bad", "neutral")
-        assert item["figure"].startswith(f"{key}."), item
-        value = figure_at({key: data}, item["figure"])
-        assert value is not None, f"{item['figure']} does not resolve"
-        numbers = [Decimal(n.replace(",", "")) for n in _NUMBER.findall(item["text"])]
-        assert abs(Decimal(str(value))) in numbers, (item, value)
-        assert len(numbers) == 1, f"one figure per sentence: {item['text']}"
+    return alpha_period(month, retainer=retainer, currency=currency)

@@ -10,7 +10,8 @@
                                   {"text": …, "figure": "<KEY>.<path>", "tone": "good" | "bad" | "neutral"},
                                   where "figure" is the dotted path of the figure the sentence states
 
-and a template reports/sections/<KEY>.html that receives `s` (its data), `period`, `web` (portal or PDF).
+and a template reports/sections/<KEY>.html that receives `s` (its data), `period` (rebuilt from the snapshot by
+apps.reports.snapshot.period_of) and `web` (portal or PDF).
 """
 
 from __future__ import annotations
