@@ -2,7 +2,8 @@
 
 Each generator reads facts Keel already holds and writes a JSON file: the AI inventory as a CycloneDX AI-BOM,
 cost monitoring (billing sources and their last successful run, anomaly and runaway detection settings),
-budgets, MFA of the MSP staff who can reach this client, and the verification of this client's audit chain.
+budgets, MFA of the MSP staff who can reach this client, the verification of this client's audit chain, and the
+attainment of its service levels (SLOs, error budgets, breaches and service credits of the last 12 months).
 The file carries no generation time, so unchanged facts produce identical bytes: a new revision is stored only
 when the SHA-256 changes, and each run records that it re-checked the facts (`last_generated_at`) and extends
 the evidence's validity by GENERATED_VALID_DAYS, so evidence whose generator stopped running lapses.
@@ -16,6 +17,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,6 +31,7 @@ from .selectors import client_today
 from .services import KEEL_APPROVER, _new_revision, _resolve_expiry_alerts, readiness_snapshots_take
 
 GENERATED_VALID_DAYS = 7
+CENT = Decimal("0.01")
 JSON_TYPE = "application/json"
 
 
@@ -198,6 +201,219 @@ def build_audit_chain() -> tuple[dict, str]:
     return data, result.describe()
 
 
+SLA_MONTHS = 12  # breaches and credits: this contract month and the 11 before it
+
+
+def _ratio_text(value) -> str | None:
+    """An exact ratio without trailing zeros (0.99500000 → "0.995")."""
+    return None if value is None else format(Decimal(value).normalize(), "f")
+
+
+def _percent_text(value, places: int = 3) -> str | None:
+    """A ratio as percent, rounded down as the SLO pages show it (a window just under target never reads as met)."""
+    if value is None:
+        return None
+    return f"{(Decimal(value) * 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR):f}"
+
+
+def _money_text(amount) -> str:
+    return f"{Decimal(amount).quantize(CENT, rounding=ROUND_HALF_EVEN):f}"
+
+
+def _first_of_month_back(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def build_sla_attainment() -> tuple[dict, str]:
+    """Every SLO (retired ones too) with its target and window; attainment and error budget left in the current
+    window, as the evaluator last recorded it (SloStatus), and in the last closed window, as settled (SloPeriod);
+    and the breaches with their service credits of the last 12 contract months, this one included.
+
+    No generation time and no moving bounds: a rolling window is named by its length, the breach range starts on
+    the first day of a month, so the file changes when measurements, periods, breaches or credits do (and when
+    the range moves on to a new month), never because time passed."""
+    from apps.service_levels import windows
+    from apps.service_levels.evaluation import client_tz
+    from apps.service_levels.models import SLO, ServiceCredit, SliKind, SloPeriod
+    from apps.service_levels.selectors import breaches_list, slo_status, slos_list
+
+    tz = client_tz()
+    client = _client()
+    slos = list(slos_list(include_retired=True).order_by("name", "pk"))
+    last_closed = {
+        p.slo_id: p for p in SloPeriod.objects.filter(slo__in=slos).order_by("slo_id", "-end", "-pk").distinct("slo_id")
+    }
+    kinds = dict(SliKind.choices)
+
+    def window_of(slo: SLO) -> dict:
+        rolling = slo.window_kind == SLO.WindowKind.ROLLING
+        timeslices = slo.budgeting == SLO.Budgeting.TIMESLICES
+        return {
+            "kind": slo.window_kind,
+            "days": slo.window_days if rolling else None,
+            "budgeting": slo.budgeting,
+            "timeslice_minutes": slo.timeslice_minutes if timeslices else None,
+            "timeslice_target": _ratio_text(slo.timeslice_target) if timeslices else None,
+        }
+
+    def current_of(slo: SLO) -> tuple[dict | None, str]:
+        status = slo_status(slo)  # select_related by slos_list
+        if not slo.active:
+            return None, "retired: no longer evaluated"
+        if status is None:
+            return None, "not evaluated yet"
+        # the label only: a rolling window's bounds move with every evaluation
+        period = windows.live_window(slo.window_kind, slo.window_days, status.window_start, tz)
+        calendar = slo.window_kind == SLO.WindowKind.CALENDAR_MONTH
+        return {
+            "period": period.label,
+            "start": status.window_start.isoformat() if calendar else None,
+            "end": status.window_end.isoformat() if calendar else None,
+            "counted": "slices" if slo.budgeting == SLO.Budgeting.TIMESLICES else "events",
+            "good": status.good,
+            "total": status.total,
+            "attainment": _ratio_text(status.attainment),
+            "attainment_percent": _percent_text(status.attainment),
+            "meeting_target": None if status.attainment is None else status.attainment >= slo.objective,
+            "budget_remaining": _ratio_text(status.budget_remaining),
+            "budget_remaining_percent": _percent_text(status.budget_remaining, 1),
+        }, ""
+
+    def closed_of(slo: SLO) -> dict | None:
+        period = last_closed.get(slo.pk)
+        if period is None:
+            return None
+        consumed = period.budget_consumed
+        return {
+            "period": period.label,
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+            "good": period.good,
+            "total": period.total,
+            "attainment": _ratio_text(period.attainment),
+            "attainment_percent": _percent_text(period.attainment),
+            "met": period.met,
+            "budget_consumed": _ratio_text(consumed),
+            "budget_remaining": None if consumed is None else _ratio_text(1 - consumed),
+            "budget_remaining_percent": None if consumed is None else _percent_text(1 - consumed, 1),
+            "revision": period.revision,
+        }
+
+    rows = []
+    for slo in slos:
+        current, note = current_of(slo)
+        rows.append(
+            {
+                "name": slo.name,
+                "display_name": slo.display_name,
+                "active": slo.active,
+                "sli_kind": slo.sli_kind,
+                "sli_label": kinds.get(slo.sli_kind, slo.sli_kind),
+                "objective": _ratio_text(slo.objective),
+                "target_percent": _ratio_text(slo.objective * 100),
+                "threshold": _ratio_text(slo.threshold),
+                "window": window_of(slo),
+                "asset": {"id": slo.asset_id, "name": slo.asset.name, "kind": slo.asset.kind} if slo.asset_id else None,
+                "source": slo.source,
+                "keel_source": slo.keel_source or None,
+                "credit_tiers": slo.credit_tiers or [],
+                "current_window": current,
+                "current_window_note": note or None,
+                "last_closed_window": closed_of(slo),
+            }
+        )
+
+    since = _first_of_month_back(client_today(), SLA_MONTHS - 1)
+    since_start = dt.datetime.combine(since, dt.time(), tzinfo=tz)
+    breaches, credits = [], {}
+    for breach in breaches_list().filter(period_end__gt=since_start).order_by("period_start", "slo__name", "pk"):
+        try:
+            credit = breach.credit
+        except ServiceCredit.DoesNotExist:
+            credit = None
+        if credit is not None:
+            zero = dict.fromkeys(["total", *ServiceCredit.Status.values], Decimal(0))
+            totals = credits.setdefault(credit.currency, zero)
+            totals["total"] += credit.amount
+            totals[credit.status] += credit.amount
+        breaches.append(
+            {
+                "slo": breach.slo_snapshot.get("name") or breach.slo.name,
+                "display_name": breach.slo_snapshot.get("display_name") or breach.slo.display_name,
+                "period": breach.period_label,
+                "start": breach.period_start.isoformat(),
+                "end": breach.period_end.isoformat(),
+                "objective": _ratio_text(breach.objective),
+                "attainment": _ratio_text(breach.attainment),
+                "attainment_percent": _percent_text(breach.attainment),
+                "good": breach.good,
+                "total": breach.total,
+                "budget_consumed": _ratio_text(breach.budget_consumed),
+                "linked_incidents": list(breach.incident_ids or []),
+                "recorded_at": breach.recorded_at.isoformat(),
+                "credit": None
+                if credit is None
+                else {
+                    "contract_month": credit.month.isoformat()[:7],
+                    "percent": _ratio_text(credit.percent),
+                    "amount": _money_text(credit.amount),
+                    "currency": credit.currency,
+                    "capped": credit.capped,
+                    "status": credit.status,
+                },
+            }
+        )
+
+    active = [r for r in rows if r["active"]]
+    measured = [r for r in active if r["current_window"] and r["current_window"]["meeting_target"] is not None]
+    meeting = sum(1 for r in measured if r["current_window"]["meeting_target"])
+    data = {
+        "time_zone": str(tz),
+        "currency": getattr(client, "reporting_currency", None),
+        "slos_defined": len(rows),
+        "slos_active": len(active),
+        "slos_meeting_target": meeting,
+        "slos_without_data": len(active) - len(measured),
+        "slos": rows,
+        "breaches": {
+            "since": since.isoformat(),
+            "months": SLA_MONTHS,
+            "count": len(breaches),
+            "items": breaches,
+            "credits": {
+                currency: {name: _money_text(amount) for name, amount in totals.items()}
+                for currency, totals in sorted(credits.items())
+            },
+        },
+        "method": (
+            "Keel's service-level evaluation: attainment = good / total events (time-slice SLOs: good / total "
+            "slices); error budget remaining = 1 − (1 − attainment) / (1 − objective) (time-slice SLOs, current "
+            "window: 1 − bad slices / ((1 − objective) × slices in the whole window)). The current window is as last "
+            "evaluated; closed windows (remaining = 1 − budget consumed), breaches and credits are as recorded; "
+            "breaches are append-only."
+        ),
+    }
+    if not rows:
+        data["note"] = "No SLOs are defined for this client."
+
+    if not rows:
+        head = "No SLOs defined"
+    else:
+        head = f"{len(active)} SLO{'s' if len(active) != 1 else ''}, {meeting} meeting target"
+        if data["slos_without_data"]:
+            head += f" ({data['slos_without_data']} without data)"
+        if len(rows) > len(active):
+            head += f", {len(rows) - len(active)} retired"
+    if breaches:
+        owed = ", ".join(f"{currency} {totals['total']:,.2f}" for currency, totals in sorted(credits.items()))
+        tail = f"{len(breaches)} breach{'es' if len(breaches) != 1 else ''} in the last {SLA_MONTHS} months"
+        tail += f", credits {owed}" if owed else ""
+    else:
+        tail = f"no breaches in the last {SLA_MONTHS} months"
+    return data, f"{head}; {tail}."
+
+
 GENERATORS: dict[str, Generator] = {
     g.key: g
     for g in (
@@ -235,6 +451,14 @@ GENERATORS: dict[str, Generator] = {
             "Verification of this client's hash-chained audit trail (manage.py verify_audit_chain).",
             "audit-chain.json",
             build_audit_chain,
+        ),
+        Generator(
+            "sla_attainment",
+            "SLA attainment report",
+            "Every SLO with its target and window, its attainment and error budget left in the current and the last "
+            "closed window, and the breaches with their service credits of the last 12 months.",
+            "sla-attainment.json",
+            build_sla_attainment,
         ),
     )
 }

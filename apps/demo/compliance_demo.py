@@ -8,11 +8,12 @@
   logging control is mapped on the ISO side only, so the page suggests the NIST equivalent.
 - Northwind (the MSP's own workspace, when the demo has one): NIS2 with a few controls and evidence.
 
-Keel's generated evidence (AI-BOM, cost monitoring, budgets, staff MFA, audit chain) is produced for each client
-and linked to controls. Requirements are picked by ref_id in the current library version; a ref the library
-does not have is skipped, so the demo follows the data files. Idempotent: a framework, control, mapping or
-evidence that exists is left alone. The readiness trend gets a month of synthetic history (derived rows only,
-never audited) so the chart has a shape on first start.
+Keel's generated evidence (AI-BOM, cost monitoring, budgets, staff MFA, audit chain, SLA attainment) is produced
+for each client and linked to controls (the SLA report is produced again once the service-level demo has run).
+Requirements are picked by ref_id in the current library version; a ref the library does not have is skipped, so
+the demo follows the data files. Idempotent: a framework, control, mapping or evidence that exists is left alone.
+The readiness trend gets a month of synthetic history (derived rows only, never audited) so the chart has a shape
+on first start.
 """
 
 from __future__ import annotations
@@ -542,7 +543,12 @@ GENERATED_LINKS = {
         "audit_chain": ["AI-LOG-01"],
     },
     "maple": {"ai_bom": ["PRIV-RES-01"]},
-    "harbor": {"ai_bom": ["AIMS-INV-01"], "cost_monitoring": ["AIMS-LOG-01"], "budgets": ["AIMS-RISK-01"]},
+    "harbor": {
+        "ai_bom": ["AIMS-INV-01"],
+        "cost_monitoring": ["AIMS-LOG-01"],
+        "budgets": ["AIMS-RISK-01"],
+        "sla_attainment": ["AIMS-LOG-01"],  # production monitoring (ISO 42001 A.6.2.6): the ClaimCenter sync SLO
+    },
     "northwind": {"staff_mfa": ["MSP-MFA-01"], "audit_chain": ["MSP-LOG-01"], "ai_bom": ["MSP-ASSET-01"]},
 }
 

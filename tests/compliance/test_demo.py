@@ -52,7 +52,7 @@ def test_acme_deployer_with_high_risk_scope_partial_evidence_and_an_expiring_ite
         assert [s.evidence.title for s in result.expiring] == ["FRIA: credit scoring of natural persons"]
         assert Alert.objects.filter(kind="evidence_expiring").count() == 1
         assert Evidence.objects.filter(status="draft").exists()
-        assert Evidence.objects.filter(kind="generated").count() == 5
+        assert Evidence.objects.filter(kind="generated").count() == 6
         inv = Control.objects.get(code="AI-INV-01")
         assert inv.evidence.filter(generator="ai_bom").exists()
         approved = Evidence.objects.get(title="ICT risk management framework v4")

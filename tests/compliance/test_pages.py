@@ -256,8 +256,8 @@ def test_evidence_list_filters(register, manager):
 
 def test_generate_now_from_the_portal(register, manager):
     response = manager.post(f"{BASE}evidence/generate/", follow=True)
-    assert "Generated 5 evidence files: 5 changed" in response.content.decode()
-    assert Evidence.objects.filter(kind="generated").count() == 5
+    assert "Generated 6 evidence files: 6 changed" in response.content.decode()
+    assert Evidence.objects.filter(kind="generated").count() == 6
 
 
 # --- who may do what --------------------------------------------------------------------------------------------
