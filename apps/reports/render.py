@@ -48,5 +48,5 @@ def report_html(report, *, web: bool, paper: str = "a4") -> str:
 def report_pdf(report, *, paper: str | None = None) -> bytes:
     from weasyprint import HTML
 
-    paper = paper or getattr(settings, "KEEL_REPORT_PAPER", "a4")
+    paper = paper or settings.KEEL_REPORT_PAPER
     return HTML(string=report_html(report, web=False, paper=paper), base_url=settings.KEEL_BASE_URL).write_pdf()

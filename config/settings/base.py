@@ -346,6 +346,7 @@ KEEL_MSP_NAME = env("KEEL_MSP_NAME", default="Northwind AI Operations")
 KEEL_MSP_LOGO = env("KEEL_MSP_LOGO", default="")
 KEEL_MSP_PRIMARY_COLOUR = env("KEEL_MSP_PRIMARY_COLOUR", default="#1d4ed8")
 KEEL_MSP_ACCENT_COLOUR = env("KEEL_MSP_ACCENT_COLOUR", default="#0f766e")
+KEEL_REPORT_PAPER = env("KEEL_REPORT_PAPER", default="a4")  # the stored PDF's paper: a4 or letter
 KEEL_WEBHOOK_TIMEOUT_SECONDS = env.float("KEEL_WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 # Live usage asks for a runaway scan at most this often per client (beat also scans every minute).
 KEEL_RUNAWAY_HOOK_SECONDS = env.int("KEEL_RUNAWAY_HOOK_SECONDS", default=20)

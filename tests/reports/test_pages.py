@@ -66,6 +66,11 @@ def test_executives_and_read_keys_see_issued_versions_only(
     headers = auth_header(api_key_for(alpha_for_reports, ["read"])[1])
     rows = http.get("/c/alpha/api/v1/reports/", **headers).json()["results"]
     assert [(r["id"], r["status"]) for r in rows] == [(issued.pk, "issued")]
+    write = auth_header(api_key_for(alpha_for_reports, ["read", "write"])[1])
+    drafts = http.get("/c/alpha/api/v1/reports/?status=draft", **write).json()["results"]
+    assert [r["id"] for r in drafts] == [draft.pk]
+    november = http.get("/c/alpha/api/v1/reports/?month=2026-11-01", **write).json()["results"]
+    assert [r["id"] for r in november] == [issued.pk]
 
 
 def test_the_api_returns_the_stored_snapshot_and_pdf(fake_sections, alpha_for_reports, login_as, api_key_for):
