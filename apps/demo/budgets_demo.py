@@ -3,9 +3,12 @@ taken from the demo's own spend (the median of the three months before last, plu
 for this month and the last one as the scheduled check would.
 
 The story that follows from the finops demo: Acme's OpenAI budget is blown by underwriter-7's runaway loop
-(3 days ago, so in this month or the last) and its whole-client budget passes 80 %; the other budgets stay
-within, one with a higher amount for this month. Idempotent: a budget that exists is left as it is, and the
-evaluation never raises an alert twice for the same threshold and month.
+(3 days ago, so in this month or the last) and its whole-client budget passes 80 %; for this month Acme's CFO cut
+that budget to 65 %, which the month's spend does not follow (forecast far over: the console's budget variance
+puts Acme at risk). Harbor's whole-client budget is 90 % of its usual month, a saving target its spend misses by
+about a tenth (the console has Harbor on watch). The other budgets stay within, one with a higher amount for this
+month. Idempotent: a budget that exists is left as it is, and the evaluation never raises an alert twice for the
+same threshold and month.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ def _spec(name, scope, target, headroom, step, owner, *, alert_on="both", thresh
 
 BUDGETS = {
     "acme": [
-        _spec("All cloud and AI spend", "client", None, "1.08", 500, "cfo@acme.example"),
+        # After the runaway loop the CFO cut this month's budget to 65 % (no new AI workloads until the loop's
+        # cause is fixed); the month's run-rate does not follow, so the console shows Acme at risk.
+        _spec("All cloud and AI spend", "client", None, "1.08", 500, "cfo@acme.example", this_month="0.65"),
         _spec("OpenAI API", "provider", "OpenAI", "1.08", 250, "head.uw@acme.example"),
         _spec(
             "Underwriting department",
@@ -74,7 +79,9 @@ BUDGETS = {
         ),
     ],
     "harbor": [
-        _spec("All cloud and AI spend", "client", None, "1.30", 500, "cdo@harbor.example", thresholds=(80, 100)),
+        # A saving target: finance holds the platform to 90 % of its usual month, and the spend runs over it (the
+        # console has Harbor on watch).
+        _spec("All cloud and AI spend", "client", None, "0.90", 500, "cdo@harbor.example", thresholds=(80, 100)),
         _spec(
             "Claude API (Anthropic)",
             "provider",

@@ -5,9 +5,11 @@
   first-response SLO on Keel's own alerts (Toronto office hours, Ontario holidays).
 - Acme: the underwriting endpoint meets its latency SLO (95 % under 800 ms, 15-minute histograms) and its
   availability SLO (probes every 15 minutes).
-- Harbor: Guidewire ClaimCenter sync health dips once (six hours of failed syncs) and stays above 99 %.
+- Harbor: Guidewire ClaimCenter sync health dips once last month (six hours of failed syncs) and stays above 99 %.
 
-Deterministic (no randomness) and idempotent: a client with any SLO is left alone.
+Deterministic (no randomness) and idempotent: a client with any SLO is left alone. Where the compliance demo
+already generated the SLA attainment evidence (before any SLO existed), it is generated again after the
+evaluation so the register shows the SLOs, their breach and its credit.
 """
 
 from __future__ import annotations
@@ -216,7 +218,10 @@ def _harbor(now: dt.datetime) -> None:
         starts_at=start,
         owner_email=ENGINEER,
     )
-    dip_start = now - dt.timedelta(days=9, hours=3)
+    # Last month (the 20th, evening, client time): a closed month, so this month's window — the console's SLA
+    # component — does not depend on the day the demo is loaded.
+    month_start = now.astimezone(timezone.get_current_timezone()).replace(day=1, hour=0, minute=0, second=0)
+    dip_start = (month_start - dt.timedelta(days=1)).replace(day=20, hour=21, microsecond=0)
     dip_end = dip_start + dt.timedelta(hours=6)
     items = [
         {
@@ -248,3 +253,12 @@ def demo_service_levels(clients) -> None:
             with timezone.override(client.tz):
                 build(now)
             slos_evaluate(now=now)
+            _sla_evidence_refresh()
+
+
+def _sla_evidence_refresh() -> None:
+    from apps.compliance.generated import evidence_generate
+    from apps.compliance.models import Evidence
+
+    if Evidence.objects.filter(generator="sla_attainment").exists():
+        evidence_generate(generators=["sla_attainment"])

@@ -170,6 +170,7 @@ def _demo_steps():
     from .incidents_demo import demo_incidents
     from .inventory_demo import demo_departments, demo_inventory
     from .recommendations_demo import demo_recommendations
+    from .reports_demo import demo_reports
     from .runaway_demo import demo_runaway
     from .service_levels_demo import demo_service_levels
     from .shadow_ai_demo import demo_shadow_ai
@@ -192,4 +193,5 @@ def _demo_steps():
         demo_assessments,
         demo_service_levels,
         demo_alerts,
+        demo_reports,  # last: its reports read every other step's data, then it refreshes the console
     ]

@@ -29,10 +29,12 @@ from .selectors import report_get, reports_list, versions_of
 STATUS_CHIPS = {"draft": "chip-muted", "reviewed": "sev-medium", "issued": "chip-ok", "superseded": "chip-muted"}
 
 
-def _months_offered(client) -> list:
-    """The last 12 ended months in the client's calendar, newest first."""
+def _months_offered(client, reports) -> list:
+    """The last 12 ended months in the client's calendar without a report yet, newest first (a month that has
+    one is recomputed or re-issued from its own page)."""
     latest = services.reportable_month(timezone.now().astimezone(client.tz).date())
-    return [add_months(latest, -offset) for offset in range(12)]
+    reported = {r.month for r in reports}
+    return [m for m in (add_months(latest, -offset) for offset in range(12)) if m not in reported]
 
 
 def _errors(exc: ValidationError) -> str:
@@ -51,7 +53,7 @@ def report_list(request):
         {
             "reports": reports,
             "chips": STATUS_CHIPS,
-            "months": _months_offered(client) if request.access.can(Cap.EDIT) else [],
+            "months": _months_offered(client, reports) if request.access.can(Cap.EDIT) else [],
             "can_edit": request.access.can(Cap.EDIT),
         },
     )
