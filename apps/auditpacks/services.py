@@ -16,6 +16,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.utils import schema_context
 
 from apps.audit.models import AuditEvent
 from apps.audit.services import audit_record
@@ -106,9 +107,14 @@ def auditpack_request(*, period_from: dt.date | None, period_to: dt.date | None,
         )
         pack.frameworks.set(chosen)
         audit_record(action="auditpack.request", target=pack, after=_state(pack, chosen))
-        pk = pack.pk
-        transaction.on_commit(lambda: queue_build(pk))
+        pk, schema = pack.pk, connection.schema_name
+        transaction.on_commit(lambda: _queue_build_in(schema, pk))  # the commit may come after the caller left it
     return pack
+
+
+def _queue_build_in(schema: str, pk: int) -> None:
+    with schema_context(schema):
+        queue_build(pk)
 
 
 def queue_build(pk: int) -> None:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.core.branding import branding
 
+from .sections import SECTION_MODULES
 from .snapshot import period_of
 
 PAPER_SIZES = {"a4": "A4", "letter": "Letter"}
@@ -21,10 +22,18 @@ def _stylesheet() -> str:
         return handle.read()
 
 
+def section_order(data: dict) -> list[str]:
+    """The sections in reading order. PostgreSQL's jsonb keeps no key order, so a snapshot read back from the
+    database is put in SECTION_MODULES order (any section no longer listed follows, by key)."""
+    present = data["sections"]
+    known = [key for key in SECTION_MODULES if key in present]
+    return known + sorted(key for key in present if key not in SECTION_MODULES)
+
+
 def document_context(report, *, web: bool, paper: str = "a4") -> dict:
     data = report.data
     sections = [
-        {"key": key, "title": data["titles"].get(key, key), "s": section} for key, section in data["sections"].items()
+        {"key": key, "title": data["titles"].get(key, key), "s": data["sections"][key]} for key in section_order(data)
     ]
     return {
         "report": report,

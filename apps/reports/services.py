@@ -48,6 +48,17 @@ def _state(report: Report) -> dict:
     }
 
 
+def _refresh_console_on_commit(report: Report) -> None:
+    """After the commit, in this client's schema (the commit may happen after the caller left it)."""
+    schema = connection.schema_name
+
+    def refresh():
+        with schema_context(schema):
+            _refresh_console(report)
+
+    transaction.on_commit(refresh)
+
+
 def _refresh_console(report: Report) -> None:
     """The console's 'last report' column (a public-schema rollup)."""
     from apps.portfolio.services import report_status_refresh  # portfolio reads reports: import late
@@ -112,7 +123,7 @@ def report_create(
             created_by=actor_label(),
         )
         audit_record(action="report.create", target=report, after=_state(report))
-    transaction.on_commit(lambda: _refresh_console(report))
+    _refresh_console_on_commit(report)
     return report
 
 
@@ -145,7 +156,7 @@ def report_recompute(report: Report) -> Report:
             **fields, data=data, data_sha256=data_hash(data), computed_at=computed_at, status=Report.Status.DRAFT
         )
         audit_record(action="report.recompute", target=report, before=before, after=_state(report))
-    transaction.on_commit(lambda: _refresh_console(report))
+    _refresh_console_on_commit(report)
     return report
 
 
@@ -183,7 +194,7 @@ def report_review(report: Report) -> Report:
         report.reviewed_at, report.reviewed_by = timezone.now(), actor_label()
         report.save(update_fields=["status", "reviewed_at", "reviewed_by"])
         audit_record(action="report.review", target=report, before=before, after=_state(report))
-    transaction.on_commit(lambda: _refresh_console(report))
+    _refresh_console_on_commit(report)
     return report
 
 

@@ -11,6 +11,8 @@ import pytest
 from django.core.files.storage import default_storage
 
 from apps.reports import services
+from apps.reports.models import Report
+from apps.reports.render import report_html
 from apps.reports.sections import sections
 from apps.reports.snapshot import figure_at
 from tests.conftest import make_user
@@ -57,6 +59,12 @@ def test_every_section_computes_and_every_highlight_states_its_figure(march_repo
     for item in data["summary"]["highlights"]:
         assert item in data["highlights"]
         assert figure_at(data, item["figure"]) is not None
+
+    # Read back from PostgreSQL (jsonb keeps no key order), the page still follows the reading order.
+    stored = Report.objects.get(pk=march_report.pk)
+    html = report_html(stored, web=True)
+    positions = [html.index(f'id="section-{key}"') for key in keys]
+    assert positions == sorted(positions)
 
     total = data["sections"]["spend"]["total"]
     assert total == str(ledger_sum(first=MONTH, end=APRIL)) == "540.01"
