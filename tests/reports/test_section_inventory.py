@@ -218,3 +218,9 @@ def test_the_template_shows_the_figures(world):
         assert "1 registered as new assets, 1 mapped to existing assets, 1 dismissed" in html
         assert '<th scope="col"' in html and '<th scope="row">' in html
     assert 'href="/c/alpha/finops/shadow-ai/"' in web and "<a " not in pdf
+
+
+def test_the_shadow_ai_sentence_writes_thousands_separators():
+    items = section.highlights({"currency": "USD", "shadow_open_spend_30d": "2803.02"}, make_period())
+    (sentence,) = [i["text"] for i in items if i["figure"] == "inventory.shadow_open_spend_30d"]
+    assert "2,803.02 USD" in sentence

@@ -51,6 +51,8 @@ from apps.reports.period import ReportPeriod, money
 from apps.shadow_ai import selectors as shadow
 from apps.shadow_ai.models import DECIDED, IdentityKind, Origin, Status
 
+from .spend import say_money
+
 KEY = "inventory"
 TITLE = "AI inventory and shadow AI"
 
@@ -266,7 +268,7 @@ def highlights(data: dict, period: ReportPeriod) -> list[dict]:
     if spend and Decimal(spend) > 0:
         out.append(
             {
-                "text": f"Shadow AI still waiting for review cost {spend} {data['currency']} "
+                "text": f"Shadow AI still waiting for review cost {say_money(spend, data['currency'])} "
                 "over the last thirty days.",
                 "figure": f"{KEY}.shadow_open_spend_30d",
                 "tone": "bad",
