@@ -96,7 +96,7 @@ class ReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     """Report versions, newest month first. Issued versions never change; a correction is a new version."""
 
     serializer_class = ReportSerializer
-    filterset_fields = ["month", "status"]  # ?month=2026-11-01&status=issued
+    filter_backends: list = []  # ?month= and ?status= are applied in get_queryset (documented parameters)
     lookup_url_kwarg = "report_id"
 
     def get_queryset(self):
